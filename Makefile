@@ -1,0 +1,102 @@
+# Makefile - builds every step, the shared tools and the tests, into build/ only.
+#
+#   make                 build everything
+#   make step-04         build step 04 and run it in the foreground (port 7379)
+#   make diff-04         what chapter 04 changed: diff -u of steps 03 and 04
+#   make test            every step's tests          make test-03   one step's tests
+#   make test-03 SERVER=path/to/your/server          step 03's tests against your server
+#   make test-san        every step's tests against ASan+UBSan builds
+#   make clean
+#
+# Each step is built from its own folder and libc alone, exactly as a learner would
+# build a copy of that folder: cc -o server steps/NN-name/*.c
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN    := -std=c11 -Wall -Wextra -Werror -pedantic
+SANFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+BATS    ?= bats
+BATS_FLAGS ?=
+
+STEP_DIRS := $(sort $(wildcard steps/[0-9][0-9]-*))
+STEPS     := $(foreach d,$(STEP_DIRS),$(firstword $(subst -, ,$(notdir $(d)))))
+TOOLS     := $(patsubst common/%.c,build/%,$(wildcard common/*.c))
+TEST_PROGRAMS := $(if $(wildcard tests/hashtable_test.c),build/hashtable_test)
+
+# Which test suites apply to which step: a step keeps every earlier behaviour that still
+# applies (step 02's protocol tests run on 03, 04, 05 ...), and adds its own.
+SUITES_01 := 00-command-line 01-echo
+SUITES_02 := 00-command-line 02-protocol
+SUITES_03 := $(SUITES_02) 03-event-loop
+SUITES_04 := $(SUITES_03) 04-pipelining
+SUITES_05 := $(SUITES_04) 05-hashtable
+
+step_dir = $(filter steps/$(1)-%,$(STEP_DIRS))
+
+.PHONY: all clean test test-san san $(addprefix step-,$(STEPS)) $(addprefix diff-,$(STEPS)) \
+        $(addprefix test-,$(STEPS)) $(addprefix test-san-,$(STEPS))
+
+all: $(addprefix build/step-,$(STEPS)) $(TOOLS) $(TEST_PROGRAMS)
+
+build build/san:
+	mkdir -p $@
+
+# ---------------------------------------------------------------------------------------
+# Servers: one per step, plain and sanitized
+# ---------------------------------------------------------------------------------------
+
+define step_rules
+build/step-$(1): $(wildcard $(call step_dir,$(1))/*.c $(call step_dir,$(1))/*.h) | build
+	$$(CC) $$(WARN) $$(CFLAGS) -o $$@ $(wildcard $(call step_dir,$(1))/*.c)
+
+build/san/step-$(1): $(wildcard $(call step_dir,$(1))/*.c $(call step_dir,$(1))/*.h) | build/san
+	$$(CC) $$(WARN) $$(SANFLAGS) -o $$@ $(wildcard $(call step_dir,$(1))/*.c)
+
+step-$(1): build/step-$(1)
+	./build/step-$(1)
+
+test-$(1): build/step-$(1) $(TOOLS) $(TEST_PROGRAMS)
+	@echo "== step $(1): $$(or $$(SERVER),build/step-$(1)) =="
+	KV_SERVER="$$(or $$(SERVER),build/step-$(1))" $$(BATS) $$(BATS_FLAGS) \
+	    $$(foreach s,$$(SUITES_$(1)),tests/$$(s).bats)
+
+test-san-$(1): build/san/step-$(1) $(TOOLS) $(TEST_PROGRAMS)
+	@echo "== step $(1) under ASan+UBSan =="
+	KV_SERVER=build/san/step-$(1) $$(BATS) $$(BATS_FLAGS) \
+	    $$(foreach s,$$(SUITES_$(1)),tests/$$(s).bats)
+endef
+$(foreach n,$(STEPS),$(eval $(call step_rules,$(n))))
+
+# diff-NN: what chapter NN changed. Pairs each step with the one before it ("02:01 03:02 ..."),
+# and ignores diff's exit status 1, which only says the folders differ: that is the point.
+STEP_PAIRS := $(filter-out :%,$(join $(wordlist 2,$(words $(STEPS)),$(STEPS)),$(addprefix :,$(STEPS))))
+define diff_rule
+diff-$(1):
+	@diff -u -r $(call step_dir,$(2)) $(call step_dir,$(1)); test $$$$? -le 1
+endef
+$(foreach p,$(STEP_PAIRS),$(eval $(call diff_rule,$(word 1,$(subst :, ,$(p))),$(word 2,$(subst :, ,$(p))))))
+
+# ---------------------------------------------------------------------------------------
+# Shared tools and test programs
+# ---------------------------------------------------------------------------------------
+
+build/%: common/%.c $(wildcard common/*.h) | build
+	$(CC) $(WARN) $(CFLAGS) -o $@ $<
+
+build/hashtable_test: tests/hashtable_test.c $(wildcard steps/05-*/hashtable.[ch] \
+                      steps/05-*/siphash.[ch]) | build
+	$(CC) $(WARN) $(CFLAGS) -I$(call step_dir,05) -o $@ tests/hashtable_test.c \
+	    $(wildcard $(call step_dir,05)/hashtable.c $(call step_dir,05)/siphash.c)
+
+# ---------------------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------------------
+
+test: $(addprefix test-,$(STEPS))
+
+san: $(addprefix build/san/step-,$(STEPS))
+
+test-san: $(addprefix test-san-,$(STEPS))
+
+clean:
+	rm -rf build

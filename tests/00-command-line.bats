@@ -1,0 +1,63 @@
+#!/usr/bin/env bats
+# 00-command-line.bats - the server's command line, which every step keeps (SPEC.md §3):
+# --port, the ready line, exit status 0 on SIGINT and SIGTERM, status 2 for bad usage.
+
+load helpers
+
+teardown() {
+    stop_server
+}
+
+@test "--port 0 gets a free port and announces it on one line" {
+    start_server
+    [ "$PORT" -gt 0 ] || fail "announced port should be above 0, got $PORT"
+    [ "$(wc -l <"$BATS_TEST_TMPDIR/server.out")" -eq 1 ] ||
+        fail "standard output should hold exactly one line, got:" \
+            "$(cat "$BATS_TEST_TMPDIR/server.out")"
+}
+
+@test "--port PORT listens on exactly that port" {
+    start_server
+    local free=$PORT
+    stop_server
+    run "$KV_SERVER" --port "$free" --bogus
+    expect_status 2
+    "$KV_SERVER" --port "$free" >"$BATS_TEST_TMPDIR/server.out" 3>&- 2>/dev/null &
+    SERVER_PID=$!
+    for _ in $(seq 100); do
+        [ -s "$BATS_TEST_TMPDIR/server.out" ] && break
+        sleep 0.05
+    done
+    run cat "$BATS_TEST_TMPDIR/server.out"
+    expect_output "listening on 127.0.0.1:$free"
+}
+
+@test "SIGTERM stops the server with exit status 0" {
+    start_server
+    stop_server
+}
+
+@test "SIGINT stops the server with exit status 0" {
+    start_server
+    kill -INT "$SERVER_PID"
+    local status=0
+    wait "$SERVER_PID" || status=$?
+    SERVER_PID=
+    [ "$status" -eq 0 ] || fail "expected exit status 0 after SIGINT, got $status"
+}
+
+@test "an unknown option prints usage to stderr and exits 2" {
+    run --separate-stderr "$KV_SERVER" --bogus
+    expect_status 2
+    [ -z "$output" ] || fail "nothing should go to standard output, got: $output"
+    [[ $stderr == *usage* ]] || fail "expected a usage message on stderr, got: $stderr"
+}
+
+@test "a port that is not a number from 0 to 65535 exits 2" {
+    for bad in 65536 -1 12ab ""; do
+        run "$KV_SERVER" --port "$bad"
+        [ "$status" -eq 2 ] || fail "--port '$bad': expected exit status 2, got $status"
+    done
+    run "$KV_SERVER" --port
+    expect_status 2
+}

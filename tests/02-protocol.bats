@@ -1,0 +1,206 @@
+#!/usr/bin/env bats
+# 02-protocol.bats - KV/1 as SPEC.md defines it: GET, SET and DEL on byte-string keys and
+# values, the 32 MiB limit, and what happens to clients that break the protocol.
+# These tests run against step 02 and every later step.
+
+load helpers
+
+setup() {
+    start_server
+}
+
+teardown() {
+    stop_server
+}
+
+# A key stored before an abusive client arrives must survive it.
+store_a_key() {
+    run kv set kept "safe"
+    expect_output "OK"
+}
+
+expect_key_kept() {
+    run kv get kept
+    expect_output "safe"
+    expect_server_serves
+}
+
+# ---------------------------------------------------------------------------------------
+# GET, SET, DEL
+# ---------------------------------------------------------------------------------------
+
+@test "GET of a key never set is NOT_FOUND" {
+    run kv get nosuchkey
+    expect_status 1
+    expect_output "(nil)"
+}
+
+@test "SET then GET returns the value" {
+    run kv set greeting hello
+    expect_output "OK"
+    run kv get greeting
+    expect_status 0
+    expect_output "hello"
+}
+
+@test "SET on an existing key replaces its value" {
+    kv set color red
+    kv set color blue
+    run kv get color
+    expect_output "blue"
+}
+
+@test "DEL removes the key" {
+    kv set doomed yes
+    run kv del doomed
+    expect_output "OK"
+    run kv get doomed
+    expect_status 1
+}
+
+@test "DEL of a key already deleted is NOT_FOUND" {
+    kv set twice yes
+    kv del twice
+    run kv del twice
+    expect_status 1
+    expect_output "(nil)"
+}
+
+@test "an empty value is stored and returned as empty, not as missing" {
+    kv set empty ""
+    run kv pipe <<<'get empty'
+    expect_output '""'
+}
+
+@test "an empty key is a key like any other" {
+    kv set "" "for the empty key"
+    run kv get ""
+    expect_output "for the empty key"
+    run kv del ""
+    expect_output "OK"
+}
+
+@test "keys that differ only after a NUL byte are different keys" {
+    kv set 'a\x00b' first
+    kv set 'a\x00c' second
+    run kv get 'a\x00b'
+    expect_output "first"
+    run kv get 'a\x00c'
+    expect_output "second"
+    run kv get 'a'
+    expect_status 1
+}
+
+@test "a value holding every byte value, NUL and 0xFF included, round-trips" {
+    local all=$BATS_TEST_TMPDIR/all-bytes
+    for i in $(seq 0 255) $(seq 255 -1 0); do printf "\\x$(printf %02x "$i")"; done >"$all"
+    kv set binary @"$all"
+    kv get binary >"$BATS_TEST_TMPDIR/got"
+    expect_same_file "$all" "$BATS_TEST_TMPDIR/got"
+}
+
+@test "a 4 MiB value round-trips" {
+    head -c 4194304 /dev/urandom >"$BATS_TEST_TMPDIR/big"
+    kv set big - <"$BATS_TEST_TMPDIR/big"
+    kv get big >"$BATS_TEST_TMPDIR/got"
+    expect_same_file "$BATS_TEST_TMPDIR/big" "$BATS_TEST_TMPDIR/got"
+}
+
+@test "an argument of exactly 32 MiB, the limit, is accepted" {
+    head -c 33554432 /dev/urandom >"$BATS_TEST_TMPDIR/limit"
+    run kv set at-limit @"$BATS_TEST_TMPDIR/limit"
+    expect_output "OK"
+    kv get at-limit >"$BATS_TEST_TMPDIR/got"
+    expect_same_file "$BATS_TEST_TMPDIR/limit" "$BATS_TEST_TMPDIR/got"
+}
+
+# ---------------------------------------------------------------------------------------
+# Framing: TCP is a byte stream, and frames arrive split or merged
+# ---------------------------------------------------------------------------------------
+
+@test "a request sent one byte per write is understood" {
+    kv set slow "arrived in pieces"
+    run kv --trickle 2000 get slow
+    expect_output "arrived in pieces"
+}
+
+@test "several requests in one write get their replies in order" {
+    # SET k v1, GET k, DEL k, GET k
+    run kv raw --hex <<<"0002 00000001 6b 00000002 7631
+                         0001 00000001 6b
+                         0003 00000001 6b
+                         0001 00000001 6b"
+    expect_output $'OK\n"v1"\nOK\n(nil)'
+}
+
+# ---------------------------------------------------------------------------------------
+# Clients that break the protocol get ERROR, then a close
+# ---------------------------------------------------------------------------------------
+
+@test "an unknown request type gets ERROR, then the connection closes" {
+    store_a_key
+    run kv raw --hex <<<"0009 00000001 6b"
+    expect_status 0
+    [[ ${lines[0]} == "(error) "* ]] || fail "expected an (error) line first, got: $output"
+    [ "${lines[1]}" = "(closed)" ] || fail "expected the server to close, got: $output"
+    expect_key_kept
+}
+
+@test "an HTTP request gets ERROR (its 'GE' is type 0x4745), then the connection closes" {
+    store_a_key
+    run kv raw <<<$'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'
+    [[ ${lines[0]} == "(error) "* ]] || fail "expected an (error) line, got: $output"
+    [ "${lines[1]}" = "(closed)" ] || fail "expected the server to close, got: $output"
+    expect_key_kept
+}
+
+@test "a declared length of 4 GiB gets ERROR at once, without sending the bytes" {
+    store_a_key
+    run kv -t 5 raw --hex <<<"0002 ffffffff"
+    expect_status 0
+    [[ ${lines[0]} == "(error) "* ]] || fail "expected an (error) line, got: $output"
+    [ "${lines[1]}" = "(closed)" ] || fail "expected the server to close, got: $output"
+    expect_key_kept
+}
+
+@test "a length of 32 MiB + 1 byte is refused from the length field alone" {
+    store_a_key
+    run kv -t 5 raw --hex <<<"0002 00000001 6b 02000001"
+    [[ ${lines[0]} == "(error) "* ]] || fail "expected an (error) line, got: $output"
+    [ "${lines[1]}" = "(closed)" ] || fail "expected the server to close, got: $output"
+    expect_key_kept
+}
+
+@test "replies owed to earlier requests come before the ERROR" {
+    run kv raw --hex <<<"0002 00000001 6b 00000001 76
+                         0001 00000001 6b
+                         7777"
+    [ "${lines[0]}" = "OK" ] || fail "expected the SET's OK first, got: $output"
+    [ "${lines[1]}" = '"v"' ] || fail "expected the GET's value second, got: $output"
+    [[ ${lines[2]} == "(error) "* ]] || fail "expected the ERROR third, got: $output"
+    [ "${lines[3]}" = "(closed)" ] || fail "expected the server to close last, got: $output"
+}
+
+# ---------------------------------------------------------------------------------------
+# Clients that vanish
+# ---------------------------------------------------------------------------------------
+
+@test "a client that closes mid-frame costs only its own connection" {
+    store_a_key
+    frame 0002 00000005 6b6579 | kv raw --no-read
+    expect_key_kept
+}
+
+@test "a client that resets mid-request costs only its own connection" {
+    store_a_key
+    frame 0002 00000003 6b6579 00001000 616263 | kv raw --reset
+    expect_key_kept
+}
+
+@test "a client that closes before reading its replies costs only its own connection" {
+    store_a_key
+    head -c 1048576 /dev/urandom >"$BATS_TEST_TMPDIR/value"
+    kv set big @"$BATS_TEST_TMPDIR/value"
+    for _ in $(seq 20); do frame 0001 00000003 626967; done | kv raw --no-read
+    expect_key_kept
+}

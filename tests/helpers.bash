@@ -1,0 +1,122 @@
+# helpers.bash - what every test suite loads: start a server, talk to it, check replies.
+#
+# The server under test is $KV_SERVER (the Makefile sets it: build/step-NN, or your own
+# binary with SERVER=...). Any server that keeps SPEC.md's command line works: it must
+# accept --port 0, print "listening on 127.0.0.1:PORT" once ready, and exit 0 on SIGTERM.
+#
+# Each test gets a fresh server (setup) that is stopped and checked (teardown): a server
+# that crashed, leaked under ASan, or ignored SIGTERM fails the test it happened in.
+
+KV_ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+KV_SERVER=${KV_SERVER:?set KV_SERVER to the server binary to test (make test-NN does)}
+KV_CLIENT=${KV_CLIENT:-$KV_ROOT/build/kv}
+KV_BENCH=${KV_BENCH:-$KV_ROOT/build/kvbench}
+export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-60}
+
+# ---------------------------------------------------------------------------------------
+# Failing with a message that says what was expected and what came back
+# ---------------------------------------------------------------------------------------
+
+fail() {
+    printf '%s\n' "$@" >&2
+    return 1
+}
+
+# expect_output WANT: the last `run` printed exactly WANT.
+expect_output() {
+    [ "$output" = "$1" ] ||
+        fail "expected output:" "$1" "got (exit status $status):" "$output"
+}
+
+# expect_status N: the last `run` exited with status N.
+expect_status() {
+    [ "$status" -eq "$1" ] ||
+        fail "expected exit status $1, got $status; output:" "$output"
+}
+
+# expect_same_file WANT GOT: byte-for-byte equal files.
+expect_same_file() {
+    cmp -s "$1" "$2" ||
+        fail "$2 differs from $1: $(cmp "$1" "$2" 2>&1 | head -1)" \
+            "sizes: $(wc -c <"$1") expected, $(wc -c <"$2") received"
+}
+
+# ---------------------------------------------------------------------------------------
+# The server's life: start on a free port, stop with SIGTERM, demand exit status 0
+# ---------------------------------------------------------------------------------------
+
+start_server() {
+    local out=$BATS_TEST_TMPDIR/server.out line
+    # 3>&- : bats waits for fd 3 to close; a server holding it would hang the suite.
+    "$KV_SERVER" --port 0 >"$out" 2>"$BATS_TEST_TMPDIR/server.err" 3>&- &
+    SERVER_PID=$!
+    for _ in $(seq 100); do
+        if IFS= read -r line <"$out" && [ -n "$line" ]; then
+            [[ $line =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]] ||
+                fail "server's first line should be 'listening on 127.0.0.1:PORT', got: $line"
+            PORT=${BASH_REMATCH[1]}
+            export KV_PORT=$PORT
+            return 0
+        fi
+        kill -0 "$SERVER_PID" 2>/dev/null ||
+            fail "server exited before printing its ready line:" "$(server_log)"
+        sleep 0.05
+    done
+    fail "server printed no ready line within 5 seconds"
+}
+
+server_log() {
+    cat "$BATS_TEST_TMPDIR/server.err" 2>/dev/null
+}
+
+server_alive() {
+    kill -0 "$SERVER_PID" 2>/dev/null
+}
+
+# Stops the server with SIGTERM and fails unless it exits with status 0 within 5 s.
+stop_server() {
+    local status=0
+    [ -n "${SERVER_PID:-}" ] || return 0
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 100); do
+        server_alive || break
+        sleep 0.05
+    done
+    if server_alive; then
+        kill -KILL "$SERVER_PID"
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=
+        fail "server did not exit within 5 s of SIGTERM"
+        return 1
+    fi
+    wait "$SERVER_PID" || status=$?
+    SERVER_PID=
+    [ "$status" -eq 0 ] ||
+        fail "server exited with status $status after SIGTERM (want 0); its stderr:" "$(server_log)"
+}
+
+# ---------------------------------------------------------------------------------------
+# Talking to it
+# ---------------------------------------------------------------------------------------
+
+# kv ARGS...: the shared client, pointed at the server under test.
+kv() {
+    "$KV_CLIENT" -p "$PORT" -t 10 "$@"
+}
+
+# Bytes of a frame written as hex, e.g. frame 0001 00000001 6b  (GET "k").
+frame() {
+    local hex
+    hex=$(printf '%s' "$*" | tr -d ' \n')
+    printf "$(sed 's/../\\x&/g' <<<"$hex")"
+}
+
+# The server still answers a fresh client: the proof that an earlier abuse cost only
+# the abuser's own connection and no stored key.
+expect_server_serves() {
+    server_alive || fail "the server is no longer running; its stderr:" "$(server_log)"
+    run kv set canary alive
+    expect_output "OK"
+    run kv get canary
+    expect_output "alive"
+}
