@@ -24,7 +24,9 @@ echo_file() {
 
 @test "all 256 byte values come back unchanged, NUL and 0xFF included" {
     local all=$BATS_TEST_TMPDIR/all-bytes
-    for i in $(seq 0 255); do printf "\\x$(printf %02x "$i")"; done >"$all"
+    local escapes
+    printf -v escapes '\\x%02x' {0..255}
+    printf "$escapes" >"$all"
     [ "$(wc -c <"$all")" -eq 256 ] || fail "test bug: expected 256 bytes in $all"
     echo_file "$all"
     expect_same_file "$all" "$BATS_TEST_TMPDIR/echoed"

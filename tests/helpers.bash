@@ -7,6 +7,8 @@
 # Each test gets a fresh server (setup) that is stopped and checked (teardown): a server
 # that crashed, leaked under ASan, or ignored SIGTERM fails the test it happened in.
 
+bats_require_minimum_version 1.5.0
+
 KV_ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 KV_SERVER=${KV_SERVER:?set KV_SERVER to the server binary to test (make test-NN does)}
 KV_CLIENT=${KV_CLIENT:-$KV_ROOT/build/kv}
@@ -119,4 +121,56 @@ expect_server_serves() {
     expect_output "OK"
     run kv get canary
     expect_output "alive"
+}
+
+# ---------------------------------------------------------------------------------------
+# Many connections at once, held open by this shell (steps 03 and later)
+# ---------------------------------------------------------------------------------------
+
+# open_clients N: opens N connections, all at once; their descriptors go in CLIENT_FDS.
+open_clients() {
+    local fd
+    CLIENT_FDS=()
+    for _ in $(seq "$1"); do
+        exec {fd}<>"/dev/tcp/127.0.0.1/$PORT" || fail "could not open connection #$((${#CLIENT_FDS[@]} + 1))"
+        CLIENT_FDS+=("$fd")
+    done
+}
+
+close_clients() {
+    local fd
+    for fd in "${CLIENT_FDS[@]}"; do
+        exec {fd}>&-
+    done
+    CLIENT_FDS=()
+}
+
+# send_frame FD HEX...: writes the bytes HEX describes to connection FD.
+send_frame() {
+    local fd=$1
+    shift
+    frame "$@" >&"$fd"
+}
+
+# expect_reply FD HEX...: the next bytes from connection FD are exactly HEX (5 s at most).
+expect_reply() {
+    local fd=$1 want got
+    shift
+    want=$(printf '%s' "$*" | tr -d ' \n')
+    got=$(timeout 5 head -c $((${#want} / 2)) <&"$fd" | od -An -v -tx1 | tr -d ' \n')
+    [ "$got" = "$want" ] || fail "connection $fd: expected reply bytes $want" "got: ${got:-nothing}"
+}
+
+# hex_of STRING: the bytes of STRING as hex; u32_of N: N as a 4-byte big-endian hex.
+hex_of() {
+    printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'
+}
+
+u32_of() {
+    printf '%08x' "$1"
+}
+
+# server_rss_kib: the server's resident memory, in KiB.
+server_rss_kib() {
+    awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status"
 }

@@ -154,6 +154,30 @@ static int install_signal_handlers(void)
 }
 
 /* ------------------------------------------------------------------------------------
+ * Writing, never waiting
+ * ------------------------------------------------------------------------------------ */
+
+/* A client that resets or vanishes is normal; anything else is worth a line on stderr. */
+static void client_failed(struct conn *c, const char *what)
+{
+    if (errno != ECONNRESET && errno != EPIPE)
+        log_errno(what);
+    c->state = CONN_DONE;
+}
+
+/* Writes what the socket will take of the output buffer, without waiting. */
+static void write_output(struct conn *c)
+{
+    ssize_t n = write(c->fd, c->out.data, c->out.len);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            client_failed(c, "write");
+        return;
+    }
+    buffer_consume(&c->out, (size_t)n);
+}
+
+/* ------------------------------------------------------------------------------------
  * Answering requests
  * ------------------------------------------------------------------------------------ */
 
@@ -223,16 +247,8 @@ static void process_input(struct conn *c)
 }
 
 /* ------------------------------------------------------------------------------------
- * Reading and writing, never waiting
+ * Events from poll()
  * ------------------------------------------------------------------------------------ */
-
-/* A client that resets or vanishes is normal; anything else is worth a line on stderr. */
-static void client_failed(struct conn *c, const char *what)
-{
-    if (errno != ECONNRESET && errno != EPIPE)
-        log_errno(what);
-    c->state = CONN_DONE;
-}
 
 /* Called when poll() says the socket is readable: takes what has arrived, once. */
 static void on_readable(struct conn *c)
@@ -256,18 +272,6 @@ static void on_readable(struct conn *c)
     }
     c->in.len += (size_t)n;
     process_input(c);
-}
-
-/* Writes what the socket will take of the output buffer, without waiting. */
-static void write_output(struct conn *c)
-{
-    ssize_t n = write(c->fd, c->out.data, c->out.len);
-    if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            client_failed(c, "write");
-        return;
-    }
-    buffer_consume(&c->out, (size_t)n);
 }
 
 /* Called when poll() says the socket is writable. */

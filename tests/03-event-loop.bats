@@ -1,0 +1,120 @@
+#!/usr/bin/env bats
+# 03-event-loop.bats - one poll() loop serves many clients at once, and no client can
+# stall, starve or break the others. These tests run against step 03 and every later step.
+
+load helpers
+
+setup() {
+    start_server
+    CLIENT_FDS=()
+}
+
+teardown() {
+    close_clients
+    stop_server
+}
+
+# set_frame KEY VALUE / get_frame KEY: the hex of one request.
+set_frame() {
+    echo "0002 $(u32_of ${#1}) $(hex_of "$1") $(u32_of ${#2}) $(hex_of "$2")"
+}
+
+get_frame() {
+    echo "0001 $(u32_of ${#1}) $(hex_of "$1")"
+}
+
+# expect_clean_load N_CONNECTIONS N_REQUESTS: kvbench opens every connection first, then
+# sends SETs and GETs of its own keys over all of them and checks every single reply.
+expect_clean_load() {
+    run "$KV_BENCH" -p "$PORT" -c "$1" -n "$2" -k 1000 --preload -t 10 -q --format csv
+    expect_status 0
+    local requests errors
+    requests=$(awk -F, 'NR == 2 { print $7 }' <<<"$output")
+    errors=$(awk -F, 'NR == 2 { print $8 }' <<<"$output")
+    [ "$requests" = "$2" ] && [ "$errors" = 0 ] ||
+        fail "expected $2 requests with 0 errors over $1 connections, got:" "$output"
+}
+
+@test "200 clients connected at once all get correct replies to their SETs and GETs" {
+    expect_clean_load 200 4000
+}
+
+@test "1,000 simultaneous connections are all served" {
+    expect_clean_load 1000 20000
+}
+
+@test "a client that sent half a frame and stalls does not delay others" {
+    open_clients 1
+    send_frame "${CLIENT_FDS[0]}" 0002 00000005 6b65 # SET, key length 5, 2 of its bytes
+    run kv -t 2 set other "served at once"
+    expect_output "OK"
+    run kv -t 2 get other
+    expect_output "served at once"
+    # The stalled client finishes its frame later and is answered then.
+    send_frame "${CLIENT_FDS[0]}" 797331 00000001 76 # "ys1", value "v"
+    expect_reply "${CLIENT_FDS[0]}" 0000 00000000
+    run kv get keys1
+    expect_output "v"
+}
+
+@test "two clients sending byte by byte, interleaved, both get the right replies" {
+    printf 'set left L\nget left\n' >"$BATS_TEST_TMPDIR/left"
+    printf 'set right R\nget right\n' >"$BATS_TEST_TMPDIR/right"
+    kv --trickle 3000 pipe <"$BATS_TEST_TMPDIR/left" >"$BATS_TEST_TMPDIR/left.out" &
+    local left=$!
+    kv --trickle 3000 pipe <"$BATS_TEST_TMPDIR/right" >"$BATS_TEST_TMPDIR/right.out"
+    wait "$left" || fail "the left client failed"
+    run cat "$BATS_TEST_TMPDIR/left.out"
+    expect_output $'OK\n"L"'
+    run cat "$BATS_TEST_TMPDIR/right.out"
+    expect_output $'OK\n"R"'
+}
+
+@test "one client's protocol error closes only that client's connection" {
+    open_clients 1
+    run kv raw --hex <<<"ffff"
+    [[ ${lines[0]} == "(error) "* ]] || fail "expected an (error) line, got: $output"
+    send_frame "${CLIENT_FDS[0]}" "$(get_frame nothing)"
+    expect_reply "${CLIENT_FDS[0]}" 0001 00000000
+}
+
+@test "a client that resets mid-request does not disturb a client mid-frame" {
+    open_clients 1
+    send_frame "${CLIENT_FDS[0]}" 0001 00000003 # GET, key length 3, no key yet
+    frame 0002 00000003 6b6579 00100000 6162 | kv raw --reset
+    send_frame "${CLIENT_FDS[0]}" "$(hex_of abc)"
+    expect_reply "${CLIENT_FDS[0]}" 0001 00000000
+    expect_server_serves
+}
+
+@test "a client that half-closes after its requests still gets every reply" {
+    # kv raw shuts down its sending side once stdin is sent, then reads until the close.
+    run kv raw --hex <<<"0002 00000001 61 00000001 31
+                         0002 00000001 62 00000001 32
+                         0001 00000001 61
+                         0001 00000001 62"
+    expect_output $'OK\nOK\n"1"\n"2"\n(closed)'
+}
+
+@test "a client that never reads its replies costs bounded memory, and others are served" {
+    head -c 1048576 /dev/zero | tr '\0' 'x' >"$BATS_TEST_TMPDIR/value"
+    kv set big @"$BATS_TEST_TMPDIR/value"
+    local before after requests
+    before=$(server_rss_kib)
+    # 300 GETs of a 1 MiB value: 300 MiB of replies, if the server answered them all.
+    requests=$(printf "$(get_frame big) %.0s" $(seq 300))
+    open_clients 1
+    send_frame "${CLIENT_FDS[0]}" "$requests"
+    sleep 1
+    run kv -t 2 get canary-absent
+    expect_status 1
+    after=$(server_rss_kib)
+    [ $((after - before)) -lt 65536 ] ||
+        fail "server memory grew by $(((after - before) / 1024)) MiB for a client that" \
+            "does not read; expected under 64 MiB (its replies would be 300 MiB)"
+    # Once it reads, it gets every reply: 300 x (6-byte header + 1 MiB).
+    local got
+    got=$(timeout 20 head -c $((300 * 1048582)) <&"${CLIENT_FDS[0]}" | wc -c)
+    [ "$got" -eq $((300 * 1048582)) ] ||
+        fail "expected $((300 * 1048582)) bytes of replies, got $got"
+}
