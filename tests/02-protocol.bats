@@ -183,6 +183,18 @@ expect_key_kept() {
     [ "${lines[3]}" = "(closed)" ] || fail "expected the server to close last, got: $output"
 }
 
+@test "after an ERROR the server closes the connection itself, even if the client does not" {
+    local fd status=0
+    exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"
+    frame 0009 >&"$fd"
+    # The client keeps its side open: only the server's close can end this read.
+    timeout 5 cat <&"$fd" >"$BATS_TEST_TMPDIR/reply" || status=$?
+    exec {fd}>&-
+    [ "$status" -ne 124 ] || fail "the server sent its ERROR but did not close within 5 s"
+    [ "$(head -c 2 "$BATS_TEST_TMPDIR/reply" | od -An -tx1 | tr -d ' ')" = "0002" ] ||
+        fail "expected an ERROR status (0002) first, got: $(od -An -tx1 "$BATS_TEST_TMPDIR/reply")"
+}
+
 # ---------------------------------------------------------------------------------------
 # Clients that vanish
 # ---------------------------------------------------------------------------------------

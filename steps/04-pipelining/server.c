@@ -243,29 +243,28 @@ static bool answer_next_request(struct conn *c)
 }
 
 /*
- * Answers every whole request waiting, in order, and writes the replies at once. Loops
- * while the socket takes everything and requests are still waiting (they wait when the
- * output reached OUTPUT_LIMIT). Leaves the connection READING when it needs more bytes,
- * or WRITING when the socket is full.
+ * Answers the whole requests waiting, in order, into one output buffer, and writes it at
+ * once: the socket almost always has room, so waiting a round for POLLOUT would only add
+ * a poll() per batch. Answering stops once OUTPUT_LIMIT bytes are owed. The requests held
+ * back wait in the input buffer, and the connection stays WRITING so that the next round
+ * answers them (POLLOUT comes at once while the socket has room). So one client gets one
+ * batch and one write() per round, however deep its pipeline, and cannot starve others.
  */
 static void process_input(struct conn *c)
 {
-    for (;;) {
-        while (!c->close_when_written && c->out.len < OUTPUT_LIMIT && answer_next_request(c))
-            ;
-        if (c->state == CONN_DONE)
-            return;
-        c->state = c->out.len > 0 ? CONN_WRITING : CONN_READING;
-        if (c->state == CONN_READING)
-            return;
+    bool held_back;
+
+    while (!c->close_when_written && c->out.len < OUTPUT_LIMIT && answer_next_request(c))
+        ;
+    held_back = c->out.len >= OUTPUT_LIMIT;
+    if (c->state != CONN_DONE && c->out.len > 0)
         write_output(c);
-        if (c->state == CONN_DONE || c->out.len > 0)
-            return; /* failed, or the socket took only part: poll() says when it has room */
-        if (c->close_when_written) {
-            c->state = CONN_DONE;
-            return;
-        }
-    }
+    if (c->state == CONN_DONE)
+        return;
+    if (c->out.len == 0 && c->close_when_written)
+        c->state = CONN_DONE;
+    else
+        c->state = c->out.len > 0 || held_back ? CONN_WRITING : CONN_READING;
 }
 
 /* ------------------------------------------------------------------------------------

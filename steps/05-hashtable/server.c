@@ -1,0 +1,533 @@
+/*
+ * server.c - step 05: step 04's server over a hash table.
+ *
+ * This file is step 04's, unchanged but for this paragraph: the event loop, the buffers
+ * and the protocol stay as they were. What changed is behind store.h. The linked list
+ * that made every request walk every key is now a hash table (store.c, hashtable.c),
+ * keyed with SipHash (siphash.c), so a lookup costs the same at a million keys as at ten.
+ *
+ * From step 04:
+ *
+ * A client may send many requests before it reads a single reply. Step 03 answered them
+ * one per trip around the loop: answer one, wait for POLLOUT, write, come back for the
+ * next. Here a connection answers every whole request in its input buffer at once,
+ * appends all the replies to one output buffer, and writes it straight away, without
+ * waiting a round for POLLOUT. A read that brings a thousand requests now costs one
+ * read(), one write() and no poll() in between, instead of a thousand of each.
+ *
+ * Answering everything at once needs one limit: a client that pipelines GETs of a large
+ * value and never reads must not make us buffer gigabytes for it. A connection stops
+ * answering while OUTPUT_LIMIT bytes are owed, and reads nothing more until it has sent
+ * them (backpressure): its memory stays bounded however fast it sends.
+ *
+ * Each connection is a small state machine (struct conn). It is READING until a whole
+ * request is in its input buffer, WRITING until the response has left its output
+ * buffer, and DONE when it should be closed:
+ *
+ *        +-----------+   a whole request: answer it    +-----------+
+ *   ---->|  READING  |-------------------------------->|  WRITING  |
+ *        +-----------+<--------------------------------+-----------+
+ *              |        output sent (and if another          |
+ *              |        request is waiting, answer it)        |
+ *              | EOF, error                                   | error, or output sent
+ *              v                                              v  after a protocol error
+ *        +-----------------------------------------------------------+
+ *        |                 DONE: closed and freed                    |
+ *        +-----------------------------------------------------------+
+ *
+ * A client's failure (a reset, a bad frame, EPIPE) ends that client's connection and
+ * nothing else: no error ever propagates out of the loop because of one client.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "buffer.h"
+#include "net.h"
+#include "protocol.h"
+#include "store.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define DEFAULT_PORT 7379
+#define READ_CHUNK 65536  /* the most one read() takes from one client */
+#define OUTPUT_LIMIT (1024 * 1024) /* stop answering a client that owes this much */
+#define POLL_TIMEOUT_MS 1000
+
+/* Set by the SIGINT/SIGTERM handler; the loop checks it after every wake-up. */
+static volatile sig_atomic_t stop_requested;
+
+/* Every key the server holds. It outlives every connection. */
+static struct store *store;
+
+enum conn_state {
+    CONN_READING, /* waiting for the rest of a request; in holds no whole request */
+    CONN_WRITING, /* a response waits in out for the socket to take it */
+    CONN_DONE,    /* to be closed and freed by the loop */
+};
+
+struct conn {
+    int fd;
+    enum conn_state state;
+    bool close_when_written; /* the client broke the protocol: send what we owe, then close */
+    struct buffer in;        /* bytes received, not yet parsed */
+    struct buffer out;       /* bytes owed, not yet written */
+};
+
+/*
+ * Connections indexed by their file descriptor: the kernel hands out the lowest free
+ * descriptor, so the table stays dense. conns[fd] == NULL means fd is no client of ours.
+ */
+static struct conn **conns;
+static size_t conns_cap;
+static size_t conn_count;
+
+/* poll()'s array, rebuilt every round: the listener, then one entry per connection. */
+static struct pollfd *pollfds;
+static size_t pollfds_cap;
+
+/*
+ * True while we are out of file descriptors. A listener with clients in its backlog
+ * stays readable, and a level-triggered poll() would wake us for it again and again
+ * while accept() keeps failing: a busy loop. So we stop watching it until a connection
+ * closes and gives a descriptor back, or a second passes with nothing to do.
+ */
+static bool accept_paused;
+
+static void log_errno(const char *what)
+{
+    fprintf(stderr, "server: %s: %s\n", what, strerror(errno));
+}
+
+/* ------------------------------------------------------------------------------------
+ * Command line:  server [--port PORT]
+ * ------------------------------------------------------------------------------------ */
+
+static int parse_port(const char *text, uint16_t *port)
+{
+    char *end;
+    long value;
+
+    errno = 0;
+    value = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || value < 0 || value > 65535)
+        return -1;
+    *port = (uint16_t)value;
+    return 0;
+}
+
+static int parse_command_line(int argc, char **argv, uint16_t *port)
+{
+    *port = DEFAULT_PORT;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--port") != 0 || i + 1 == argc)
+            return -1;
+        if (parse_port(argv[++i], port) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------
+ * Signals
+ * ------------------------------------------------------------------------------------ */
+
+static void on_stop_signal(int signo)
+{
+    (void)signo;
+    stop_requested = 1;
+}
+
+static int install_signal_handlers(void)
+{
+    struct sigaction sa;
+
+    /*
+     * No SA_RESTART: a blocked accept() or read() must fail with EINTR, or the loop
+     * would never get to look at stop_requested.
+     */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
+        return -1;
+
+    /*
+     * Writing to a connection the peer has closed raises SIGPIPE, whose default action
+     * kills the process: one vanished client would take the server down. Ignored, the
+     * write fails with EPIPE instead, and we treat that like any other client error.
+     */
+    sa.sa_handler = SIG_IGN;
+    return sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* ------------------------------------------------------------------------------------
+ * Writing, never waiting
+ * ------------------------------------------------------------------------------------ */
+
+/* A client that resets or vanishes is normal; anything else is worth a line on stderr. */
+static void client_failed(struct conn *c, const char *what)
+{
+    if (errno != ECONNRESET && errno != EPIPE)
+        log_errno(what);
+    c->state = CONN_DONE;
+}
+
+/* Writes what the socket will take of the output buffer, without waiting. */
+static void write_output(struct conn *c)
+{
+    ssize_t n = write(c->fd, c->out.data, c->out.len);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            client_failed(c, "write");
+        return;
+    }
+    buffer_consume(&c->out, (size_t)n);
+}
+
+/* ------------------------------------------------------------------------------------
+ * Answering requests
+ * ------------------------------------------------------------------------------------ */
+
+/* Carries out one well-formed request and appends its response to the output buffer. */
+static int answer_request(struct conn *c, const struct request *req)
+{
+    const struct arg *key = &req->args[0];
+    const uint8_t *value;
+    size_t value_len;
+
+    switch (req->type) {
+    case REQ_GET:
+        if (!store_get(store, key->data, key->len, &value, &value_len))
+            return append_response(&c->out, STATUS_NOT_FOUND, NULL, 0);
+        return append_response(&c->out, STATUS_OK, value, value_len);
+    case REQ_SET:
+        if (store_set(store, key->data, key->len, req->args[1].data, req->args[1].len) < 0)
+            return append_response(&c->out, STATUS_ERROR, "out of memory", 13);
+        return append_response(&c->out, STATUS_OK, NULL, 0);
+    case REQ_DEL:
+        if (!store_del(store, key->data, key->len))
+            return append_response(&c->out, STATUS_NOT_FOUND, NULL, 0);
+        return append_response(&c->out, STATUS_OK, NULL, 0);
+    }
+    errno = EINVAL; /* parse_request() returns only the types above */
+    return -1;
+}
+
+/*
+ * Answers the request at the front of the input buffer, if a whole one is there, and
+ * returns true. Returns false if none is there yet, or if the client broke the protocol
+ * (an ERROR is then owed, and the connection closes once it is written).
+ */
+static bool answer_next_request(struct conn *c)
+{
+    struct request req;
+    size_t frame_len;
+
+    switch (parse_request(c->in.data, c->in.len, &req, &frame_len)) {
+    case PARSE_INCOMPLETE:
+        return false;
+    case PARSE_INVALID:
+        if (append_response(&c->out, STATUS_ERROR, req.error, strlen(req.error)) < 0)
+            c->state = CONN_DONE;
+        c->close_when_written = true;
+        return false;
+    case PARSE_REQUEST:
+        break;
+    }
+    if (answer_request(c, &req) < 0) {
+        c->state = CONN_DONE; /* no memory for the reply: we cannot keep our word */
+        return false;
+    }
+    buffer_consume(&c->in, frame_len);
+    return true;
+}
+
+/*
+ * Answers the whole requests waiting, in order, into one output buffer, and writes it at
+ * once: the socket almost always has room, so waiting a round for POLLOUT would only add
+ * a poll() per batch. Answering stops once OUTPUT_LIMIT bytes are owed. The requests held
+ * back wait in the input buffer, and the connection stays WRITING so that the next round
+ * answers them (POLLOUT comes at once while the socket has room). So one client gets one
+ * batch and one write() per round, however deep its pipeline, and cannot starve others.
+ */
+static void process_input(struct conn *c)
+{
+    bool held_back;
+
+    while (!c->close_when_written && c->out.len < OUTPUT_LIMIT && answer_next_request(c))
+        ;
+    held_back = c->out.len >= OUTPUT_LIMIT;
+    if (c->state != CONN_DONE && c->out.len > 0)
+        write_output(c);
+    if (c->state == CONN_DONE)
+        return;
+    if (c->out.len == 0 && c->close_when_written)
+        c->state = CONN_DONE;
+    else
+        c->state = c->out.len > 0 || held_back ? CONN_WRITING : CONN_READING;
+}
+
+/* ------------------------------------------------------------------------------------
+ * Events from poll()
+ * ------------------------------------------------------------------------------------ */
+
+/* Called when poll() says the socket is readable: takes what has arrived, once. */
+static void on_readable(struct conn *c)
+{
+    ssize_t n;
+
+    if (buffer_reserve(&c->in, READ_CHUNK) < 0) {
+        client_failed(c, "buffer");
+        return;
+    }
+    n = read(c->fd, c->in.data + c->in.len, READ_CHUNK);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            client_failed(c, "read");
+        return;
+    }
+    if (n == 0) {
+        /* The client is gone. Any bytes left in c->in are a frame it never finished. */
+        c->state = CONN_DONE;
+        return;
+    }
+    c->in.len += (size_t)n;
+    process_input(c);
+}
+
+/*
+ * Called when poll() says the socket is writable: the same work as after a read. The
+ * requests left waiting by OUTPUT_LIMIT are answered as soon as the output drains.
+ */
+static void on_writable(struct conn *c)
+{
+    process_input(c);
+}
+
+/* ------------------------------------------------------------------------------------
+ * Connections: opening, closing, dispatching poll()'s events
+ * ------------------------------------------------------------------------------------ */
+
+/*
+ * Returns array grown to hold at least n elements of elem_size bytes (doubling, new
+ * elements zeroed), or NULL with *cap unchanged and array still valid.
+ */
+static void *grow_array(void *array, size_t *cap, size_t n, size_t elem_size)
+{
+    size_t new_cap = *cap > 0 ? *cap : 64;
+    char *grown;
+
+    if (n <= *cap)
+        return array;
+    while (new_cap < n)
+        new_cap *= 2;
+    grown = realloc(array, new_cap * elem_size);
+    if (grown == NULL)
+        return NULL;
+    memset(grown + *cap * elem_size, 0, (new_cap - *cap) * elem_size);
+    *cap = new_cap;
+    return grown;
+}
+
+static int conn_open(int fd)
+{
+    struct conn **grown;
+    struct conn *c;
+
+    if (set_nonblocking(fd) < 0 || set_nodelay(fd) < 0)
+        return -1;
+    grown = grow_array(conns, &conns_cap, (size_t)fd + 1, sizeof *conns);
+    if (grown == NULL)
+        return -1;
+    conns = grown;
+    c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return -1;
+    c->fd = fd;
+    c->state = CONN_READING;
+    conns[fd] = c;
+    conn_count++;
+    return 0;
+}
+
+static void conn_close(struct conn *c)
+{
+    if (close(c->fd) < 0)
+        log_errno("close");
+    conns[c->fd] = NULL;
+    conn_count--;
+    accept_paused = false;
+    buffer_free(&c->in);
+    buffer_free(&c->out);
+    free(c);
+}
+
+static void handle_events(struct conn *c, short revents)
+{
+    if (revents & (POLLERR | POLLNVAL))
+        c->state = CONN_DONE;
+    else if (c->state == CONN_READING && (revents & (POLLIN | POLLHUP)))
+        on_readable(c);
+    else if (c->state == CONN_WRITING && (revents & (POLLOUT | POLLHUP)))
+        on_writable(c);
+    if (c->state == CONN_DONE)
+        conn_close(c);
+}
+
+/* ------------------------------------------------------------------------------------
+ * Accepting
+ * ------------------------------------------------------------------------------------ */
+
+/*
+ * Accepts every client waiting in the backlog. Returns -1 only if accept() fails for a
+ * reason no client caused.
+ */
+static int accept_clients(int listen_fd)
+{
+    for (;;) {
+        int fd = accept(listen_fd, NULL, NULL);
+        if (fd < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return 0; /* the backlog is empty */
+            /* A client that gave up before we accepted it is not our problem. */
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+                continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                log_errno("accept (paused until a connection closes)");
+                accept_paused = true;
+                return 0;
+            }
+            log_errno("accept");
+            return -1;
+        }
+        if (conn_open(fd) < 0) {
+            log_errno("new connection");
+            if (close(fd) < 0)
+                log_errno("close");
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------
+ * The event loop
+ * ------------------------------------------------------------------------------------ */
+
+/* Fills pollfds: the listener first, then each connection with the one event it awaits. */
+static int fill_pollfds(int listen_fd, size_t *count)
+{
+    struct pollfd *grown = grow_array(pollfds, &pollfds_cap, conn_count + 1, sizeof *pollfds);
+    size_t n = 0;
+
+    if (grown == NULL)
+        return -1;
+    pollfds = grown;
+    pollfds[n++] = (struct pollfd){.fd = listen_fd, .events = accept_paused ? 0 : POLLIN};
+    for (size_t fd = 0; fd < conns_cap; fd++) {
+        struct conn *c = conns[fd];
+        if (c != NULL)
+            pollfds[n++] = (struct pollfd){
+                .fd = c->fd, .events = c->state == CONN_READING ? POLLIN : POLLOUT};
+    }
+    *count = n;
+    return 0;
+}
+
+/*
+ * Waits for events and handles them, round after round, until a stop is requested.
+ *
+ * The connections are handled before the listener, from this round's snapshot of
+ * pollfds: a connection closed during the round frees its descriptor, and a client
+ * accepted afterwards may get the same number, but never in this round's array, so no
+ * event is ever delivered to the wrong connection.
+ */
+static int serve_forever(int listen_fd)
+{
+    size_t count;
+    int ready;
+
+    while (!stop_requested) {
+        if (fill_pollfds(listen_fd, &count) < 0) {
+            log_errno("poll array");
+            return -1;
+        }
+        /*
+         * A signal that lands between the check of stop_requested and poll() does not
+         * interrupt it; the timeout bounds how long such a stop can go unnoticed.
+         */
+        ready = poll(pollfds, (nfds_t)count, POLL_TIMEOUT_MS);
+        if (ready < 0) {
+            if (errno == EINTR)
+                continue;
+            log_errno("poll");
+            return -1;
+        }
+        if (ready == 0)
+            accept_paused = false; /* a quiet second: try accept() again */
+        for (size_t i = 1; i < count; i++)
+            if (pollfds[i].revents != 0)
+                handle_events(conns[pollfds[i].fd], pollfds[i].revents);
+        if ((pollfds[0].revents & POLLIN) && accept_clients(listen_fd) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Closes every connection and frees the loop's tables: a clean exit leaks nothing. */
+static void close_all_connections(void)
+{
+    for (size_t fd = 0; fd < conns_cap; fd++)
+        if (conns[fd] != NULL)
+            conn_close(conns[fd]);
+    free(conns);
+    free(pollfds);
+}
+
+/* ------------------------------------------------------------------------------------
+ * main
+ * ------------------------------------------------------------------------------------ */
+
+int main(int argc, char **argv)
+{
+    uint16_t port;
+    int listen_fd, status;
+
+    if (parse_command_line(argc, argv, &port) < 0) {
+        fprintf(stderr, "usage: %s [--port PORT]\n", argv[0]);
+        return 2;
+    }
+    if (install_signal_handlers() < 0) {
+        log_errno("sigaction");
+        return 1;
+    }
+    store = store_create();
+    if (store == NULL) {
+        log_errno("store");
+        return 1;
+    }
+    listen_fd = listen_on_localhost(port);
+    if (listen_fd < 0 || local_port(listen_fd, &port) < 0 || set_nonblocking(listen_fd) < 0) {
+        log_errno("listen");
+        return 1;
+    }
+
+    /* The one line on standard output: scripts and tests wait for it to learn the port. */
+    printf("listening on 127.0.0.1:%u\n", (unsigned)port);
+    if (fflush(stdout) == EOF) {
+        log_errno("stdout");
+        return 1;
+    }
+
+    status = serve_forever(listen_fd) < 0 ? 1 : 0;
+    close_all_connections();
+    if (close(listen_fd) < 0)
+        log_errno("close");
+    store_destroy(store);
+    return status;
+}
