@@ -118,3 +118,69 @@ expect_clean_load() {
     [ "$got" -eq $((300 * 1048582)) ] ||
         fail "expected $((300 * 1048582)) bytes of replies, got $got"
 }
+
+# ---------------------------------------------------------------------------------------
+# Hostile crowds: memory, descriptors, storms, and stopping under load
+# ---------------------------------------------------------------------------------------
+
+@test "300 clients declaring 32 MiB values cost what they sent, not what they declared" {
+    local before after sent partial=$BATS_TEST_TMPDIR/partial
+    {
+        frame 0002 00000001 6b 02000000 # SET "k", a value of 32 MiB to come
+        head -c 65536 /dev/zero         # ... of which only 64 KiB ever arrive
+    } >"$partial"
+    before=$(server_vm_kib)
+    open_clients 300
+    for fd in "${CLIENT_FDS[@]}"; do
+        cat "$partial" >&"$fd"
+    done
+    expect_server_serves
+    after=$(server_vm_kib)
+    sent=$((300 * 64))
+    [ $((after - before)) -lt $((sent * 4)) ] ||
+        fail "the server's memory grew by $(((after - before) / 1024)) MiB for" \
+            "$((sent / 1024)) MiB received; declared values would be 9600 MiB." \
+            "Expected under $((sent * 4 / 1024)) MiB: buffers must grow with bytes that arrive."
+}
+
+@test "out of file descriptors, the server neither spins nor dies, and recovers" {
+    stop_server
+    start_server 32
+    open_clients 16 # served: well under the limit
+    open_clients 30 # the limit is reached: accept() fails with EMFILE
+    sleep 0.5
+    expect_server_idle 2
+    for fd in "${CLIENT_FDS[@]:0:16}"; do
+        send_frame "$fd" 0001 00000001 78 # GET "x"
+        expect_reply "$fd" 0001 00000000
+    done
+    close_clients
+    run kv -t 5 set after "the storm"
+    expect_output "OK"
+}
+
+@test "thousands of connects and closes, and resets, leak no descriptor" {
+    local before fd
+    before=$(server_fd_count)
+    for _ in $(seq 2000); do
+        exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"
+        exec {fd}>&-
+    done
+    for _ in $(seq 100); do
+        kv raw --reset </dev/null
+    done
+    sleep 1
+    [ "$(server_fd_count)" -eq "$before" ] ||
+        fail "the server held $before descriptors before the storm and" \
+            "$(server_fd_count) after it: every closed connection must be closed"
+    expect_server_idle 1
+    expect_server_serves
+}
+
+@test "SIGTERM in the middle of a load stops the server at once, with status 0" {
+    "$KV_BENCH" -p "$PORT" -c 50 -P 16 -d 10 -q >/dev/null 2>&1 3>&- &
+    local load=$!
+    sleep 1
+    stop_server
+    wait "$load" || true # the load generator loses its server: its errors are expected
+}

@@ -47,10 +47,15 @@ expect_same_file() {
 # The server's life: start on a free port, stop with SIGTERM, demand exit status 0
 # ---------------------------------------------------------------------------------------
 
+# start_server [FD_LIMIT]: starts $KV_SERVER on a free port, optionally with a lower limit
+# on open file descriptors (ulimit -n), and sets PORT and SERVER_PID.
 start_server() {
-    local out=$BATS_TEST_TMPDIR/server.out line
+    local out=$BATS_TEST_TMPDIR/server.out line fd_limit=${1:-}
     # 3>&- : bats waits for fd 3 to close; a server holding it would hang the suite.
-    "$KV_SERVER" --port 0 >"$out" 2>"$BATS_TEST_TMPDIR/server.err" 3>&- &
+    (
+        [ -z "$fd_limit" ] || ulimit -n "$fd_limit"
+        exec "$KV_SERVER" --port 0
+    ) >"$out" 2>"$BATS_TEST_TMPDIR/server.err" 3>&- &
     SERVER_PID=$!
     for _ in $(seq 100); do
         if IFS= read -r line <"$out" && [ -n "$line" ]; then
@@ -127,10 +132,10 @@ expect_server_serves() {
 # Many connections at once, held open by this shell (steps 03 and later)
 # ---------------------------------------------------------------------------------------
 
-# open_clients N: opens N connections, all at once; their descriptors go in CLIENT_FDS.
+# open_clients N: opens N more connections, all at once; their descriptors are appended
+# to CLIENT_FDS.
 open_clients() {
     local fd
-    CLIENT_FDS=()
     for _ in $(seq "$1"); do
         exec {fd}<>"/dev/tcp/127.0.0.1/$PORT" || fail "could not open connection #$((${#CLIENT_FDS[@]} + 1))"
         CLIENT_FDS+=("$fd")
@@ -170,7 +175,34 @@ u32_of() {
     printf '%08x' "$1"
 }
 
-# server_rss_kib: the server's resident memory, in KiB.
+# server_rss_kib, server_vm_kib: the server's resident and virtual memory, in KiB.
 server_rss_kib() {
     awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status"
+}
+
+server_vm_kib() {
+    awk '/^VmSize:/ { print $2 }' "/proc/$SERVER_PID/status"
+}
+
+# server_cpu_ticks: CPU time the server has used so far, user + system, in clock ticks
+# (fields 14 and 15 of /proc/PID/stat; the name in field 2 has no spaces here).
+server_cpu_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat"
+}
+
+# expect_server_idle SECONDS: the server uses under a tenth of a CPU over that time.
+expect_server_idle() {
+    local before after hz
+    hz=$(getconf CLK_TCK)
+    before=$(server_cpu_ticks)
+    sleep "$1"
+    after=$(server_cpu_ticks)
+    [ $((after - before)) -lt $((hz * $1 / 10)) ] ||
+        fail "the server used $((after - before)) CPU ticks ($hz a second) in $1 s" \
+            "while it had nothing to do: it is spinning"
+}
+
+# server_fd_count: how many descriptors the server holds open.
+server_fd_count() {
+    ls "/proc/$SERVER_PID/fd" | wc -l
 }
