@@ -177,6 +177,41 @@ expect_clean_load() {
     expect_server_serves
 }
 
+# most_writes_per_round TRACE: from an strace log of poll and write calls, the largest
+# number of write() calls made to one client's descriptor between two poll() calls.
+most_writes_per_round() {
+    awk '{ sub(/^[0-9]+ +/, "") } # a process id, when strace prints one
+         /^poll\(/ { delete writes; next }
+         /^write\([0-9]+,/ {
+             fd = substr($0, 7) + 0
+             if (fd > 2 && ++writes[fd] > most) most = writes[fd]
+         }
+         END { print most + 0 }' "$1"
+}
+
+@test "a client pulling 1 MiB values through a deep pipeline gets one write() per round" {
+    command -v strace >/dev/null || skip "strace is not installed"
+    head -c 1048576 /dev/zero | tr '\0' 'x' >"$BATS_TEST_TMPDIR/value"
+    kv set big @"$BATS_TEST_TMPDIR/value"
+    strace -p "$SERVER_PID" -e trace=poll,write -o "$BATS_TEST_TMPDIR/trace" 3>&- &
+    local tracer=$!
+    sleep 1
+    printf "$(get_frame big) %.0s" $(seq 200) >"$BATS_TEST_TMPDIR/gets.hex"
+    kv raw --hex <"$BATS_TEST_TMPDIR/gets.hex" >/dev/null &
+    local hog=$!
+    run kv -t 20 get canary-absent
+    expect_status 1
+    wait "$hog" || fail "the client pulling large values failed"
+    kill -INT "$tracer"
+    wait "$tracer" || true
+    grep -q '^write(' "$BATS_TEST_TMPDIR/trace" || fail "strace saw no write(): test is broken"
+    local most
+    most=$(most_writes_per_round "$BATS_TEST_TMPDIR/trace")
+    [ "$most" -le 1 ] ||
+        fail "one client got $most write() calls between two poll() calls; every" \
+            "other client waited meanwhile. Expected at most one per round."
+}
+
 @test "SIGTERM in the middle of a load stops the server at once, with status 0" {
     "$KV_BENCH" -p "$PORT" -c 50 -P 16 -d 10 -q >/dev/null 2>&1 3>&- &
     local load=$!
