@@ -75,6 +75,8 @@ diff-$(1):
 	@diff -u -r $(call step_dir,$(2)) $(call step_dir,$(1)); test $$$$? -le 1
 endef
 $(foreach p,$(STEP_PAIRS),$(eval $(call diff_rule,$(word 1,$(subst :, ,$(p))),$(word 2,$(subst :, ,$(p))))))
+diff-$(firstword $(STEPS)):
+	@echo "step $(firstword $(STEPS)) is the first step: read $(call step_dir,$(firstword $(STEPS)))/ whole"
 
 # ---------------------------------------------------------------------------------------
 # Shared tools and test programs

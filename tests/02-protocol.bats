@@ -195,6 +195,24 @@ expect_key_kept() {
         fail "expected an ERROR status (0002) first, got: $(od -An -tx1 "$BATS_TEST_TMPDIR/reply")"
 }
 
+@test "a slow reader gets every reply and the ERROR, though it sent more after the bad frame" {
+    head -c 1048576 /dev/zero | tr '\0' 'x' >"$BATS_TEST_TMPDIR/value"
+    kv set big @"$BATS_TEST_TMPDIR/value"
+    local fd got want=$((3 * (6 + 1048576) + 6 + 22)) # 3 values, then "unknown request type 9"
+    exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"
+    {
+        frame 0001 00000003 626967 0001 00000003 626967 0001 00000003 626967 0009
+        head -c 200000 /dev/zero # bytes the server will never parse
+    } >&"$fd"
+    sleep 1 # the replies queue up in the kernel while we do not read
+    got=$(timeout 10 cat <&"$fd" | wc -c)
+    exec {fd}>&-
+    [ "$got" -eq "$want" ] ||
+        fail "expected $want bytes (three 1 MiB replies, then the ERROR), got $got:" \
+            "a server that close()s with unread input resets the connection, and the" \
+            "reset throws away the replies still queued for the client"
+}
+
 # ---------------------------------------------------------------------------------------
 # Clients that vanish
 # ---------------------------------------------------------------------------------------

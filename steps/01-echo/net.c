@@ -5,8 +5,9 @@
  *
  *   - bind() fails with EADDRINUSE for a minute after a restart, because the old
  *     connections linger in TIME_WAIT. SO_REUSEADDR lets us bind anyway.
- *   - write() may write fewer bytes than asked (a "partial write") when the socket's
- *     send buffer is full. Code that ignores the return value silently drops data.
+ *   - write() may write fewer bytes than asked (a "partial write"): on a blocking socket
+ *     when a signal interrupts it part-way, on a non-blocking one whenever the socket's
+ *     send buffer fills. Code that ignores the return value silently drops data.
  *
  * A signal interrupts a blocking call with EINTR only when we installed a handler for
  * it, and the only handlers this server installs are for SIGINT and SIGTERM. So here

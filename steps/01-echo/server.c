@@ -42,9 +42,11 @@ static int parse_port(const char *text, uint16_t *port)
     char *end;
     long value;
 
+    if (*text < '0' || *text > '9')
+        return -1; /* strtol() alone would accept leading blanks and a sign */
     errno = 0;
     value = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || value < 0 || value > 65535)
+    if (errno != 0 || *end != '\0' || value > 65535)
         return -1;
     *port = (uint16_t)value;
     return 0;
@@ -104,7 +106,7 @@ static void serve_client(int fd)
 {
     char buf[READ_CHUNK];
 
-    for (;;) {
+    while (!stop_requested) {
         ssize_t n = read(fd, buf, sizeof buf);
         if (n == 0)
             return; /* the client closed its side: we are done */

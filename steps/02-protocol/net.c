@@ -5,8 +5,9 @@
  *
  *   - bind() fails with EADDRINUSE for a minute after a restart, because the old
  *     connections linger in TIME_WAIT. SO_REUSEADDR lets us bind anyway.
- *   - write() may write fewer bytes than asked (a "partial write") when the socket's
- *     send buffer is full. Code that ignores the return value silently drops data.
+ *   - write() may write fewer bytes than asked (a "partial write"): on a blocking socket
+ *     when a signal interrupts it part-way, on a non-blocking one whenever the socket's
+ *     send buffer fills. Code that ignores the return value silently drops data.
  *   - read() returns whatever has arrived, which may be less than one request: TCP
  *     delivers a stream of bytes, not the messages the client wrote.
  *
@@ -112,4 +113,28 @@ int write_all(int fd, const void *buf, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+/* ------------------------------------------------------------------------------------
+ * Hanging up
+ * ------------------------------------------------------------------------------------ */
+
+/*
+ * Hangs up without losing what we wrote. close() on a socket whose input has not all been
+ * read makes the kernel reset the connection, and a reset throws away every byte still
+ * queued for the peer: our last replies, and the ERROR that says why we hang up. So we
+ * shut down our sending side (a FIN, queued behind those bytes) and read and discard
+ * until the peer closes its side too. After that, close() loses nothing.
+ */
+int shutdown_and_drain(int fd)
+{
+    char discard[4096];
+    ssize_t n;
+
+    if (shutdown(fd, SHUT_WR) < 0)
+        return -1;
+    do {
+        n = read(fd, discard, sizeof discard);
+    } while (n > 0);
+    return n < 0 ? -1 : 0; /* EINTR included: see the top of this file */
 }

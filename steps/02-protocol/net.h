@@ -20,5 +20,6 @@ int local_port(int fd, uint16_t *port);
 int set_nodelay(int fd);
 ssize_t read_full(int fd, void *buf, size_t len);
 int write_all(int fd, const void *buf, size_t len);
+int shutdown_and_drain(int fd);
 
 #endif

@@ -88,8 +88,10 @@ static enum read_result read_arg(int fd, struct request *req, struct arg *arg)
         return READ_INVALID;
     }
     arg->data = malloc(len > 0 ? len : 1);
-    if (arg->data == NULL)
-        return READ_FAILED;
+    if (arg->data == NULL) {
+        snprintf(req->error, sizeof req->error, "out of memory");
+        return READ_INVALID; /* we cannot read past this argument: the stream is lost */
+    }
     arg->len = len;
     req->argc++;
     return read_exact(fd, arg->data, len) < 0 ? READ_FAILED : READ_REQUEST;

@@ -32,6 +32,8 @@ static volatile sig_atomic_t stop_requested;
 /* Every key the server holds. It outlives every connection. */
 static struct store *store;
 
+static const char out_of_memory[] = "out of memory";
+
 static void log_errno(const char *what)
 {
     fprintf(stderr, "server: %s: %s\n", what, strerror(errno));
@@ -46,9 +48,11 @@ static int parse_port(const char *text, uint16_t *port)
     char *end;
     long value;
 
+    if (*text < '0' || *text > '9')
+        return -1; /* strtol() alone would accept leading blanks and a sign */
     errno = 0;
     value = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || value < 0 || value > 65535)
+    if (errno != 0 || *end != '\0' || value > 65535)
         return -1;
     *port = (uint16_t)value;
     return 0;
@@ -117,7 +121,7 @@ static int answer_request(int fd, const struct request *req)
         return write_response(fd, STATUS_OK, value, value_len);
     case REQ_SET:
         if (store_set(store, key->data, key->len, req->args[1].data, req->args[1].len) < 0)
-            return write_response(fd, STATUS_ERROR, "out of memory", 13);
+            return write_response(fd, STATUS_ERROR, out_of_memory, sizeof out_of_memory - 1);
         return write_response(fd, STATUS_OK, NULL, 0);
     case REQ_DEL:
         if (!store_del(store, key->data, key->len))
@@ -133,7 +137,7 @@ static void serve_client(int fd)
 {
     struct request req;
 
-    for (;;) {
+    while (!stop_requested) {
         switch (read_request(fd, &req)) {
         case READ_REQUEST: {
             int answered = answer_request(fd, &req);
@@ -152,8 +156,11 @@ static void serve_client(int fd)
                 log_errno("read");
             return;
         case READ_INVALID:
-            if (write_response(fd, STATUS_ERROR, req.error, strlen(req.error)) < 0)
-                log_errno("write");
+            if (write_response(fd, STATUS_ERROR, req.error, strlen(req.error)) < 0 ||
+                shutdown_and_drain(fd) < 0) {
+                if (errno != EINTR)
+                    log_errno("hanging up");
+            }
             return;
         }
     }

@@ -15,15 +15,19 @@
  *
  * Each connection is a small state machine (struct conn). It is READING until a whole
  * request is in its input buffer, WRITING until the response has left its output
- * buffer, and DONE when it should be closed:
+ * buffer, DRAINING after a protocol error (see start_draining), and DONE when it should
+ * be closed:
  *
  *        +-----------+   a whole request: answer it    +-----------+
  *   ---->|  READING  |-------------------------------->|  WRITING  |
  *        +-----------+<--------------------------------+-----------+
- *              |        output sent (and if another          |
- *              |        request is waiting, answer it)        |
- *              | EOF, error                                   | error, or output sent
- *              v                                              v  after a protocol error
+ *              |        output sent (and if another       |     |
+ *              |        request is waiting, answer it)    |     | output sent after a
+ *              |                                          |     v protocol error
+ *              |                                          |  +------------+
+ *              | EOF, error                        error  |  |  DRAINING  |
+ *              |                                          |  +------------+
+ *              v                                          v        | EOF, error
  *        +-----------------------------------------------------------+
  *        |                 DONE: closed and freed                    |
  *        +-----------------------------------------------------------+
@@ -59,10 +63,13 @@ static volatile sig_atomic_t stop_requested;
 /* Every key the server holds. It outlives every connection. */
 static struct store *store;
 
+static const char out_of_memory[] = "out of memory";
+
 enum conn_state {
-    CONN_READING, /* waiting for the rest of a request; in holds no whole request */
-    CONN_WRITING, /* a response waits in out for the socket to take it */
-    CONN_DONE,    /* to be closed and freed by the loop */
+    CONN_READING,  /* waiting for the rest of a request; in holds no whole request */
+    CONN_WRITING,  /* a response waits in out for the socket to take it */
+    CONN_DRAINING, /* all is sent and our side shut down: discarding input until EOF */
+    CONN_DONE,     /* to be closed and freed by the loop */
 };
 
 struct conn {
@@ -107,9 +114,11 @@ static int parse_port(const char *text, uint16_t *port)
     char *end;
     long value;
 
+    if (*text < '0' || *text > '9')
+        return -1; /* strtol() alone would accept leading blanks and a sign */
     errno = 0;
     value = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || value < 0 || value > 65535)
+    if (errno != 0 || *end != '\0' || value > 65535)
         return -1;
     *port = (uint16_t)value;
     return 0;
@@ -184,6 +193,21 @@ static void write_output(struct conn *c)
     buffer_consume(&c->out, (size_t)n);
 }
 
+/*
+ * Hangs up after a protocol error without losing what we wrote. close() on a socket with
+ * unread input makes the kernel reset the connection, and a reset throws away every byte
+ * still queued for the client: its last replies, and the ERROR that says why we hang up.
+ * So we shut down our sending side (a FIN, queued behind those bytes) and discard what
+ * the client sends until it closes too. After that, close() loses nothing.
+ */
+static void start_draining(struct conn *c)
+{
+    if (shutdown(c->fd, SHUT_WR) < 0)
+        client_failed(c, "shutdown");
+    else
+        c->state = CONN_DRAINING;
+}
+
 /* ------------------------------------------------------------------------------------
  * Answering requests
  * ------------------------------------------------------------------------------------ */
@@ -202,7 +226,7 @@ static int answer_request(struct conn *c, const struct request *req)
         return append_response(&c->out, STATUS_OK, value, value_len);
     case REQ_SET:
         if (store_set(store, key->data, key->len, req->args[1].data, req->args[1].len) < 0)
-            return append_response(&c->out, STATUS_ERROR, "out of memory", 13);
+            return append_response(&c->out, STATUS_ERROR, out_of_memory, sizeof out_of_memory - 1);
         return append_response(&c->out, STATUS_OK, NULL, 0);
     case REQ_DEL:
         if (!store_del(store, key->data, key->len))
@@ -262,7 +286,7 @@ static void process_input(struct conn *c)
     if (c->state == CONN_DONE)
         return;
     if (c->out.len == 0 && c->close_when_written)
-        c->state = CONN_DONE;
+        start_draining(c);
     else
         c->state = c->out.len > 0 || held_back ? CONN_WRITING : CONN_READING;
 }
@@ -292,7 +316,10 @@ static void on_readable(struct conn *c)
         return;
     }
     c->in.len += (size_t)n;
-    process_input(c);
+    if (c->state == CONN_DRAINING)
+        buffer_consume(&c->in, c->in.len); /* nobody will parse what follows an error */
+    else
+        process_input(c);
 }
 
 /*
@@ -366,7 +393,7 @@ static void handle_events(struct conn *c, short revents)
 {
     if (revents & (POLLERR | POLLNVAL))
         c->state = CONN_DONE;
-    else if (c->state == CONN_READING && (revents & (POLLIN | POLLHUP)))
+    else if (c->state != CONN_WRITING && (revents & (POLLIN | POLLHUP)))
         on_readable(c);
     else if (c->state == CONN_WRITING && (revents & (POLLOUT | POLLHUP)))
         on_writable(c);
@@ -426,7 +453,7 @@ static int fill_pollfds(int listen_fd, size_t *count)
         struct conn *c = conns[fd];
         if (c != NULL)
             pollfds[n++] = (struct pollfd){
-                .fd = c->fd, .events = c->state == CONN_READING ? POLLIN : POLLOUT};
+                .fd = c->fd, .events = c->state == CONN_WRITING ? POLLOUT : POLLIN};
     }
     *count = n;
     return 0;
