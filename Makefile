@@ -6,6 +6,10 @@
 #   make test            every step's tests          make test-03   one step's tests
 #   make test-03 SERVER=path/to/your/server          step 03's tests against your server
 #   make test-san        every step's tests against ASan+UBSan builds
+#   make valgrind        every step's server under valgrind's memcheck  (tests/valgrind.mk)
+#   make fuzz STEP=03    fuzz step 03's request parser; make fuzz-ci: every step briefly
+#                                                                        (fuzz/fuzz.mk)
+#   make bench-quick     a one-minute benchmark; make bench: the full matrix (bench/bench.mk)
 #   make clean
 #
 # Each step is built from its own folder and libc alone, exactly as a learner would
@@ -22,6 +26,7 @@ STEP_DIRS := $(sort $(wildcard steps/[0-9][0-9]-*))
 STEPS     := $(foreach d,$(STEP_DIRS),$(firstword $(subst -, ,$(notdir $(d)))))
 TOOLS     := $(patsubst common/%.c,build/%,$(wildcard common/*.c))
 TEST_PROGRAMS := $(if $(wildcard tests/hashtable_test.c),build/hashtable_test)
+SAN_TEST_PROGRAMS := $(TEST_PROGRAMS:build/%=build/san/%)
 
 # Which test suites apply to which step: a step keeps every earlier behaviour that still
 # applies (step 02's protocol tests run on 03, 04, 05 ...), and adds its own.
@@ -60,9 +65,10 @@ test-$(1): build/step-$(1) $(TOOLS) $(TEST_PROGRAMS)
 	KV_SERVER="$$(or $$(SERVER),build/step-$(1))" $$(BATS) $$(BATS_FLAGS) \
 	    $$(foreach s,$$(SUITES_$(1)),tests/$$(s).bats)
 
-test-san-$(1): build/san/step-$(1) $(TOOLS) $(TEST_PROGRAMS)
+test-san-$(1): build/san/step-$(1) $(TOOLS) $(TEST_PROGRAMS) $(SAN_TEST_PROGRAMS)
 	@echo "== step $(1) under ASan+UBSan =="
-	KV_SERVER=build/san/step-$(1) $$(BATS) $$(BATS_FLAGS) \
+	KV_SERVER=build/san/step-$(1) KV_HASHTABLE_TEST=build/san/hashtable_test \
+	$$(BATS) $$(BATS_FLAGS) \
 	    $$(foreach s,$$(SUITES_$(1)),tests/$$(s).bats)
 endef
 $(foreach n,$(STEPS),$(eval $(call step_rules,$(n))))
@@ -85,10 +91,15 @@ diff-$(firstword $(STEPS)):
 build/%: common/%.c $(wildcard common/*.h) | build
 	$(CC) $(WARN) $(CFLAGS) -o $@ $<
 
-build/hashtable_test: tests/hashtable_test.c $(wildcard steps/05-*/hashtable.[ch] \
-                      steps/05-*/siphash.[ch]) | build
-	$(CC) $(WARN) $(CFLAGS) -I$(call step_dir,05) -o $@ tests/hashtable_test.c \
-	    $(wildcard $(call step_dir,05)/hashtable.c $(call step_dir,05)/siphash.c)
+HASHTABLE_SOURCES := $(wildcard $(call step_dir,05)/hashtable.c $(call step_dir,05)/siphash.c)
+
+build/hashtable_test: tests/hashtable_test.c $(wildcard steps/05-*/*.h) $(HASHTABLE_SOURCES) | build
+	$(CC) $(WARN) $(CFLAGS) -I$(call step_dir,05) -o $@ tests/hashtable_test.c $(HASHTABLE_SOURCES)
+
+build/san/hashtable_test: tests/hashtable_test.c $(wildcard steps/05-*/*.h) $(HASHTABLE_SOURCES) \
+                          | build/san
+	$(CC) $(WARN) $(SANFLAGS) -I$(call step_dir,05) -o $@ tests/hashtable_test.c \
+	    $(HASHTABLE_SOURCES)
 
 # ---------------------------------------------------------------------------------------
 # Tests
@@ -102,3 +113,11 @@ test-san: $(addprefix test-san-,$(STEPS))
 
 clean:
 	rm -rf build
+
+# ---------------------------------------------------------------------------------------
+# Valgrind, fuzzing and benchmarks each live beside the files they run
+# ---------------------------------------------------------------------------------------
+
+include tests/valgrind.mk
+include fuzz/fuzz.mk
+include bench/bench.mk

@@ -27,7 +27,7 @@ pipe_expect() {
 }
 
 @test "the hash table's own test program passes" {
-    run "$KV_ROOT/build/hashtable_test"
+    run "$KV_HASHTABLE_TEST"
     expect_status 0
 }
 

@@ -13,6 +13,7 @@ KV_ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 KV_SERVER=${KV_SERVER:?set KV_SERVER to the server binary to test (make test-NN does)}
 KV_CLIENT=${KV_CLIENT:-$KV_ROOT/build/kv}
 KV_BENCH=${KV_BENCH:-$KV_ROOT/build/kvbench}
+KV_HASHTABLE_TEST=${KV_HASHTABLE_TEST:-$KV_ROOT/build/hashtable_test}
 export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-60}
 
 # ---------------------------------------------------------------------------------------
