@@ -6,7 +6,7 @@
 #                                      any crash fails the run
 #   make fuzz-coverage STEP=03         which lines of step 03 its corpus reaches
 #
-# A fuzz target is a function that libFuzzer calls millions of times with generated inputs,
+# A fuzz target is a function that libFuzzer calls millions of times with inputs it invents,
 # each a client's bytes. It is built from the step's own files (never server.c, whose main()
 # would clash with libFuzzer's) plus fuzz/model.c, with AddressSanitizer and UBSan, so a bad
 # read or write, a leak or undefined behaviour counts as a crash, just as a broken rule does.

@@ -166,6 +166,8 @@ static bool serve_one(const uint8_t *data, size_t size, size_t *offset,
         CHECK(errno == ECONNRESET);
         return false;
     case READ_INVALID:
+        /* Also step 02's answer to a failed malloc, but ASan aborts the run before malloc
+         * could return NULL: here a refusal is always the client's doing. */
         CHECK(verdict == MODEL_REFUSED);
         check_refusal(&req);
         CHECK(write_response(reply_fd, STATUS_ERROR, req.error, strlen(req.error)) == 0);

@@ -54,7 +54,7 @@ teardown() {
 }
 
 @test "a port that is not a number from 0 to 65535 exits 2" {
-    for bad in 65536 -1 12ab ""; do
+    for bad in 65536 -1 12ab "" " 7401" +7401; do
         run "$KV_SERVER" --port "$bad"
         [ "$status" -eq 2 ] || fail "--port '$bad': expected exit status 2, got $status"
     done

@@ -77,3 +77,19 @@ expect_same_lines() {
     [[ ${lines[0]} == "(error) "* ]] || fail "expected ERROR after the 1000 replies, got: $output"
     [ "${lines[1]}" = "(closed)" ] || fail "expected the close last, got: $output"
 }
+
+@test "1,000 pipelined requests are answered with a handful of write() calls, not 1,000" {
+    command -v strace >/dev/null || skip "strace is not installed"
+    [ -z "${KV_UNDER_VALGRIND:-}" ] || skip "memcheck's own write() calls would be counted"
+    for _ in $(seq 1000); do echo "0001 00000001 78"; done >"$BATS_TEST_TMPDIR/frames"
+    trace_server
+    kv raw --hex <"$BATS_TEST_TMPDIR/frames" >"$BATS_TEST_TMPDIR/replies"
+    untrace_server
+    [ "$(grep -c '^(nil)$' "$BATS_TEST_TMPDIR/replies")" -eq 1000 ] ||
+        fail "expected 1000 NOT_FOUND replies"
+    local writes
+    writes=$(client_writes "$TRACE_LOG")
+    [ "$writes" -le 50 ] ||
+        fail "the server made $writes write() calls for 1,000 pipelined requests:" \
+            "replies to the requests of one read should leave in one write()"
+}

@@ -90,7 +90,7 @@ static enum read_result read_arg(int fd, struct request *req, struct arg *arg)
     arg->data = malloc(len > 0 ? len : 1);
     if (arg->data == NULL) {
         snprintf(req->error, sizeof req->error, "out of memory");
-        return READ_INVALID; /* we cannot read past this argument: the stream is lost */
+        return READ_INVALID; /* no room for this argument: we cannot answer, so we hang up */
     }
     arg->len = len;
     req->argc++;

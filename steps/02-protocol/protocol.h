@@ -34,7 +34,7 @@ enum read_result {
     READ_REQUEST, /* *req holds a request: release it with request_free() */
     READ_CLOSED,  /* the client closed the connection between two requests */
     READ_FAILED,  /* the connection failed or a stop was requested; errno says which */
-    READ_INVALID, /* the client broke the protocol: tell it req->error, then close */
+    READ_INVALID, /* the request cannot be read: tell the client req->error, then hang up */
 };
 
 enum read_result read_request(int fd, struct request *req);

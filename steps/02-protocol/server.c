@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,7 @@
 
 #define DEFAULT_PORT 7379
 
-/* Set by the SIGINT/SIGTERM handler; the loops check it after every interrupted call. */
+/* Set by the SIGINT/SIGTERM handler; the loops check it on every pass. */
 static volatile sig_atomic_t stop_requested;
 
 /* Every key the server holds. It outlives every connection. */
@@ -167,6 +168,22 @@ static void serve_client(int fd)
 }
 
 /*
+ * accept() errors that concern one pending client, not the server: it gave up before we
+ * took it, or (Linux passes these through from the network) its path failed. Either way
+ * the next client in the backlog is fine.
+ */
+static bool client_gave_up(int err)
+{
+    switch (err) {
+    case ECONNABORTED: case EPROTO: case ENETDOWN: case ENETUNREACH:
+    case EHOSTUNREACH: case ENOPROTOOPT: case EOPNOTSUPP:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/*
  * Accepts and serves clients one after another until a stop is requested. Returns 0
  * then, or -1 if accept() fails for a reason that no client caused.
  */
@@ -175,8 +192,7 @@ static int serve_forever(int listen_fd)
     while (!stop_requested) {
         int fd = accept(listen_fd, NULL, NULL);
         if (fd < 0) {
-            /* A client that gave up before we accepted it is not our problem. */
-            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+            if (errno == EINTR || client_gave_up(errno))
                 continue;
             log_errno("accept");
             return -1;

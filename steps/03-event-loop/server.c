@@ -144,8 +144,9 @@ static int install_signal_handlers(void)
     struct sigaction sa;
 
     /*
-     * No SA_RESTART: a blocked accept() or read() must fail with EINTR, or the loop
-     * would never get to look at stop_requested.
+     * No SA_RESTART: a blocked poll() must fail with EINTR, or the loop would not look
+     * at stop_requested until the next event. (Linux never restarts poll() anyway; other
+     * systems may.)
      */
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
@@ -388,6 +389,22 @@ static void handle_events(struct conn *c, short revents)
  * ------------------------------------------------------------------------------------ */
 
 /*
+ * accept() errors that concern one pending client, not the server: it gave up before we
+ * took it, or (Linux passes these through from the network) its path failed. Either way
+ * the next client in the backlog is fine.
+ */
+static bool client_gave_up(int err)
+{
+    switch (err) {
+    case ECONNABORTED: case EPROTO: case ENETDOWN: case ENETUNREACH:
+    case EHOSTUNREACH: case ENOPROTOOPT: case EOPNOTSUPP:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/*
  * Accepts every client waiting in the backlog. Returns -1 only if accept() fails for a
  * reason no client caused.
  */
@@ -398,8 +415,7 @@ static int accept_clients(int listen_fd)
         if (fd < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return 0; /* the backlog is empty */
-            /* A client that gave up before we accepted it is not our problem. */
-            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+            if (errno == EINTR || client_gave_up(errno))
                 continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 log_errno("accept (paused until a connection closes)");

@@ -12,8 +12,9 @@
  *      +-----------------+-----------------------+-------------------+
  *
  * The consumed front is reclaimed only when room is needed at the end, by moving the
- * bytes still held to the front. After a read has been parsed, those are at most one
- * unfinished request, so the move is short.
+ * bytes still held to the front. The move stays short: an input buffer whose requests
+ * have been answered holds at most one unfinished request, and the server keeps an
+ * output buffer small (OUTPUT_LIMIT in server.c).
  */
 #define _POSIX_C_SOURCE 200809L
 

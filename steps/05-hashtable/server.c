@@ -20,24 +20,15 @@
  * answering while OUTPUT_LIMIT bytes are owed, and reads nothing more until it has sent
  * them (backpressure): its memory stays bounded however fast it sends.
  *
- * Each connection is a small state machine (struct conn). It is READING until a whole
- * request is in its input buffer, WRITING until the response has left its output
- * buffer, DRAINING after a protocol error (see start_draining), and DONE when it should
- * be closed:
+ * Each connection is step 03's state machine (struct conn), with shortcuts, because
+ * replies are written at once rather than a round later:
  *
- *        +-----------+   a whole request: answer it    +-----------+
- *   ---->|  READING  |-------------------------------->|  WRITING  |
- *        +-----------+<--------------------------------+-----------+
- *              |        output sent (and if another       |     |
- *              |        request is waiting, answer it)    |     | output sent after a
- *              |                                          |     v protocol error
- *              |                                          |  +------------+
- *              | EOF, error                        error  |  |  DRAINING  |
- *              |                                          |  +------------+
- *              v                                          v        | EOF, error
- *        +-----------------------------------------------------------+
- *        |                 DONE: closed and freed                    |
- *        +-----------------------------------------------------------+
+ *   READING  -- read; every reply written at once ------------------------> READING
+ *   READING  -- read; replies the socket did not take, or requests held
+ *               back by OUTPUT_LIMIT --------------------------------------> WRITING
+ *   WRITING  -- POLLOUT; all written, nothing held back ------------------> READING
+ *   READING, WRITING -- all written, the last reply an ERROR -------------> DRAINING
+ *   READING, DRAINING -- EOF or error;  WRITING -- error -----------------> DONE
  *
  * A client's failure (a reset, a bad frame, EPIPE) ends that client's connection and
  * nothing else: no error ever propagates out of the loop because of one client.
@@ -74,7 +65,7 @@ static const char out_of_memory[] = "out of memory";
 
 enum conn_state {
     CONN_READING,  /* waiting for the rest of a request; in holds no whole request */
-    CONN_WRITING,  /* a response waits in out for the socket to take it */
+    CONN_WRITING,  /* replies wait in out for the socket, or requests for room in out */
     CONN_DRAINING, /* all is sent and our side shut down: discarding input until EOF */
     CONN_DONE,     /* to be closed and freed by the loop */
 };
@@ -158,8 +149,9 @@ static int install_signal_handlers(void)
     struct sigaction sa;
 
     /*
-     * No SA_RESTART: a blocked accept() or read() must fail with EINTR, or the loop
-     * would never get to look at stop_requested.
+     * No SA_RESTART: a blocked poll() must fail with EINTR, or the loop would not look
+     * at stop_requested until the next event. (Linux never restarts poll() anyway; other
+     * systems may.)
      */
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
@@ -413,6 +405,22 @@ static void handle_events(struct conn *c, short revents)
  * ------------------------------------------------------------------------------------ */
 
 /*
+ * accept() errors that concern one pending client, not the server: it gave up before we
+ * took it, or (Linux passes these through from the network) its path failed. Either way
+ * the next client in the backlog is fine.
+ */
+static bool client_gave_up(int err)
+{
+    switch (err) {
+    case ECONNABORTED: case EPROTO: case ENETDOWN: case ENETUNREACH:
+    case EHOSTUNREACH: case ENOPROTOOPT: case EOPNOTSUPP:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/*
  * Accepts every client waiting in the backlog. Returns -1 only if accept() fails for a
  * reason no client caused.
  */
@@ -423,8 +431,7 @@ static int accept_clients(int listen_fd)
         if (fd < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return 0; /* the backlog is empty */
-            /* A client that gave up before we accepted it is not our problem. */
-            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+            if (errno == EINTR || client_gave_up(errno))
                 continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 log_errno("accept (paused until a connection closes)");
