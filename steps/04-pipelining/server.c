@@ -406,7 +406,10 @@ static bool client_gave_up(int err)
 {
     switch (err) {
     case ECONNABORTED: case EPROTO: case ENETDOWN: case ENETUNREACH:
-    case EHOSTUNREACH: case ENOPROTOOPT: case EOPNOTSUPP:
+    case EHOSTDOWN: case EHOSTUNREACH: case ENOPROTOOPT: case EOPNOTSUPP:
+#ifdef ENONET /* Linux only */
+    case ENONET:
+#endif
         return true;
     default:
         return false;
