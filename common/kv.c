@@ -26,6 +26,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include "wire.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -152,34 +154,6 @@ static void buf_free(struct buf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
-}
-
-/* ------------------------------------------------------------------------------------
- * Big-endian integers, one byte at a time, so the host's byte order never matters
- * ------------------------------------------------------------------------------------ */
-
-static uint16_t get_u16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put_u16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
 }
 
 /* ------------------------------------------------------------------------------------

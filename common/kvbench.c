@@ -25,6 +25,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include "wire.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -622,30 +624,6 @@ struct request {
     enum op op;
     uint64_t key;
 };
-
-static void put_u16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint16_t get_u16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 /* KV/1: u16 type, then u32 length + bytes for the key, and for SET the value. */
 static void encode_kv(struct buffer *out, const struct request *req, size_t value_size)

@@ -19,6 +19,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include "wire.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -199,30 +201,6 @@ static void buffer_consume(struct buffer *b, size_t n)
  * (an unknown KV/1 type, RESP garbage), so no later one can be found either.
  */
 enum frame { FRAME_COMPLETE, FRAME_INCOMPLETE, FRAME_INVALID, FRAME_TOO_LONG };
-
-static uint16_t get_u16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put_u16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 static enum frame find_kv_frame(const uint8_t *buf, size_t len, size_t *frame_len,
                                 unsigned *type)

@@ -12,14 +12,6 @@ teardown() {
     stop_server
 }
 
-# expect_same_lines WANT_FILE GOT_FILE: line-by-line equal; on failure, the first difference.
-expect_same_lines() {
-    cmp -s "$1" "$2" && return 0
-    fail "replies differ from what was expected; first difference (diff expected got):" \
-        "$(diff "$1" "$2" | head -6)" \
-        "lines: $(wc -l <"$1") expected, $(wc -l <"$2") received"
-}
-
 @test "20,000 pipelined requests in one write all come back, correct and in order" {
     seq 10000 | awk '{ print "set key:" $1 " value:" $1; print "get key:" $1 }' \
         >"$BATS_TEST_TMPDIR/commands"

@@ -12,14 +12,6 @@ teardown() {
     stop_server
 }
 
-# expect_same_lines WANT_FILE GOT_FILE: line-by-line equal; on failure, the first difference.
-expect_same_lines() {
-    cmp -s "$1" "$2" && return 0
-    fail "replies differ from what was expected; first difference (diff expected got):" \
-        "$(diff "$1" "$2" | head -6)" \
-        "lines: $(wc -l <"$1") expected, $(wc -l <"$2") received"
-}
-
 # pipe_expect COMMANDS EXPECTED: sends the commands pipelined and compares every reply.
 pipe_expect() {
     kv -t 30 pipe <"$1" >"$BATS_TEST_TMPDIR/replies"

@@ -37,6 +37,21 @@ expect_status() {
         fail "expected exit status $1, got $status; output:" "$output"
 }
 
+# expect_same_lines WANT_FILE GOT_FILE: line-by-line equal; on failure, the first difference.
+expect_same_lines() {
+    cmp -s "$1" "$2" && return 0
+    fail "replies differ from what was expected; first difference (diff expected got):" \
+        "$(diff "$1" "$2" | head -6)" \
+        "lines: $(wc -l <"$1") expected, $(wc -l <"$2") received"
+}
+
+# expect_error_then_close: the last `run kv raw` printed an ERROR, then "(closed)": the
+# server explained itself and hung up.
+expect_error_then_close() {
+    [[ ${lines[0]:-} == "(error) "* ]] || fail "expected an (error) line first, got:" "$output"
+    [ "${lines[1]:-}" = "(closed)" ] || fail "expected the server to close next, got:" "$output"
+}
+
 # expect_same_file WANT GOT: byte-for-byte equal files.
 expect_same_file() {
     cmp -s "$1" "$2" ||
