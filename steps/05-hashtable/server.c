@@ -414,6 +414,7 @@ static bool client_gave_up(int err)
     switch (err) {
     case ECONNABORTED: case EPROTO: case ENETDOWN: case ENETUNREACH:
     case EHOSTDOWN: case EHOSTUNREACH: case ENOPROTOOPT: case EOPNOTSUPP:
+    case EPERM: case ETIMEDOUT: /* a firewall rule refused it; it timed out */
 #ifdef ENONET /* Linux only */
     case ENONET:
 #endif
