@@ -17,6 +17,8 @@
 #   operations    GET (every key SET once first, not measured: --preload) and SET, 1000 keys
 #
 # The other sections, each with its own CSV file:
+#   rerun      (full only) the matrix's noisy points measured again: those where, in the median
+#              of their runs, others used more than 10% of the machine (see Load control)
 #   keys       GET throughput as the key count grows: 1k, 10k, 100k, 1M keys (quick: 1k, 10k),
 #              50 connections, depth 16. Step 04's linked list stops at 100k: filling it is
 #              quadratic (each SET walks the list), and 1M keys would take hours.
@@ -49,7 +51,7 @@ KVBENCH=$BUILD/kvbench
 
 usage() {
     echo "usage: bench/run.sh --quick|--full [SECTION ...]" >&2
-    echo "  sections: matrix keys rehash memory syscalls (default: all)" >&2
+    echo "  sections: matrix rerun keys rehash memory syscalls (default: all; quick: no rerun)" >&2
     echo "  SERVER=path/to/server runs only the matrix, on that server" >&2
     exit 2
 }
@@ -60,12 +62,15 @@ for arg in "$@"; do
     case $arg in
     --quick) MODE=quick ;;
     --full) MODE=full ;;
-    matrix | keys | rehash | memory | syscalls) SECTIONS+=("$arg") ;;
+    matrix | rerun | keys | rehash | memory | syscalls) SECTIONS+=("$arg") ;;
     *) usage ;;
     esac
 done
 [ -n "$MODE" ] || usage
-[ ${#SECTIONS[@]} -gt 0 ] || SECTIONS=(matrix keys rehash memory syscalls)
+if [ ${#SECTIONS[@]} -eq 0 ]; then
+    SECTIONS=(matrix keys rehash memory syscalls)
+    [ "$MODE" = quick ] || SECTIONS=(matrix rerun keys rehash memory syscalls)
+fi
 [ -z "${SERVER:-}" ] || SECTIONS=(matrix)
 
 if [ "$MODE" = quick ]; then
@@ -79,11 +84,17 @@ else
     REHASH_KEYS=2000000 MEMORY_KEYS=1000000 LIST_MEMORY_KEYS=100000 SYSCALL_REQUESTS=50000
     SYSCALL_SERVERS="step-02 step-03 step-04 step-05 nullserver" SYSCALL_CONNECTIONS="1 50"
 fi
+# A smaller matrix, e.g. to measure a few points again more carefully (the chapter does):
+#   BENCH_SERVERS="step-05 redis" BENCH_CONNECTIONS=50 BENCH_VALUE_SIZES=16 BENCH_RUNS=5 \
+#   BENCH_OUT=build/bench/targets bash bench/run.sh --full matrix
+RUNS=${BENCH_RUNS:-$RUNS}
+read -ra VALUE_SIZES <<<"${BENCH_VALUE_SIZES:-${VALUE_SIZES[*]}}"
+read -ra CONNECTIONS <<<"${BENCH_CONNECTIONS:-1 50}"
+read -ra DEPTHS <<<"${BENCH_DEPTHS:-1 16 128}"
 OUT=${BENCH_OUT:-$BUILD/bench/$MODE}
 WORK=$OUT/tmp
 LOG=$OUT/bench.log
 mkdir -p "$OUT" "$WORK"
-: >"$LOG"
 
 # Two or more CPUs: the server on CPU 0, kvbench on CPU 1, so they never queue for one core.
 if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
@@ -368,8 +379,11 @@ matrix_servers() {
         echo mine
         return
     fi
-    echo step-02 step-03 step-04 step-05 nullserver
-    if have_redis; then echo redis; fi
+    local server
+    for server in ${BENCH_SERVERS:-step-02 step-03 step-04 step-05 nullserver redis}; do
+        [ "$server" != redis ] || have_redis || continue
+        echo "$server"
+    done
 }
 
 # matrix_run SERVER OP CONNECTIONS DEPTH VALUE_SIZE RUN: one run on a fresh server.
@@ -384,10 +398,28 @@ matrix_run() {
         >>"$OUT/matrix-runs.csv"
 }
 
-# The runs of one point take turns between the servers (run 1 of each, then run 2 ...),
-# so a change in the machine's load between runs falls on every server alike.
+# matrix_point OP CONNECTIONS DEPTH VALUE_SIZE: RUNS runs of each server. The runs take turns
+# between the servers (run 1 of each, then run 2 ...), so a change in the machine's load
+# between runs falls on every server alike.
+matrix_point() {
+    local op=$1 conns=$2 depth=$3 size=$4 run server line=
+    log_load "matrix: $op c=$conns P=$depth ${size}B"
+    for run in $(seq "$RUNS"); do
+        for server in $(matrix_servers); do
+            [ "$server" = step-02 ] && [ "$conns" -gt 1 ] && continue
+            matrix_run "$server" "$op" "$conns" "$depth" "$size" "$run"
+        done
+    done
+    for server in $(matrix_servers); do
+        line+=" $server $(awk -F, -v s="$server" -v o="$op" -v c="$conns" -v p="$depth" \
+            -v z="$size" '$1 == s && $2 == o && $3 == c && $4 == p && $5 == z {
+                printf "%s%s", sep, $10; sep = "/" }' "$OUT/matrix-runs.csv")"
+    done
+    log "  $line req/s"
+}
+
 section_matrix() {
-    local server op conns depth size run line
+    local op conns depth size
     echo "server,op,connections,pipeline,value_size,keys,run,attempts,other_cpu,$KV_FIELDS" \
         >"$OUT/matrix-runs.csv"
     have_redis || [ -n "${SERVER:-}" ] ||
@@ -395,27 +427,54 @@ section_matrix() {
             "(apt-get install redis-server to add them)"
     for size in "${VALUE_SIZES[@]}"; do
         for op in get set; do
-            for conns in 1 50; do
-                for depth in 1 16 128; do
-                    log_load "matrix: $op c=$conns P=$depth ${size}B"
-                    for run in $(seq "$RUNS"); do
-                        for server in $(matrix_servers); do
-                            [ "$server" = step-02 ] && [ "$conns" -gt 1 ] && continue
-                            matrix_run "$server" "$op" "$conns" "$depth" "$size" "$run"
-                        done
-                    done
-                    line=
-                    for server in $(matrix_servers); do
-                        line+=" $server $(awk -F, -v s="$server" -v o="$op" -v c="$conns" \
-                            -v p="$depth" -v z="$size" '$1 == s && $2 == o && $3 == c &&
-                            $4 == p && $5 == z { printf "%s%s", sep, $10; sep = "/" }' \
-                            "$OUT/matrix-runs.csv")"
-                    done
-                    log "  $line req/s"
+            for conns in "${CONNECTIONS[@]}"; do
+                for depth in "${DEPTHS[@]}"; do
+                    matrix_point "$op" "$conns" "$depth" "$size"
                 done
             done
         done
     done
+    median_csv "$OUT/matrix-runs.csv" "$OUT/matrix.csv" 6
+}
+
+# ---------------------------------------------------------------------------------------
+# Section: the matrix's noisy points, measured again
+#
+# A point is noisy when, in the median of its runs, others used more than their share of the
+# machine. Its runs are thrown away and measured again, with a fresh waiting budget.
+# ---------------------------------------------------------------------------------------
+
+noisy_points() {
+    awk -F, -v max="$MAX_OTHER_PERMILLE" 'NR > 1 {
+            k = $2 " " $3 " " $4 " " $5
+            if (!(k in n)) order[++groups] = k
+            v[k, ++n[k]] = $9 * 1000
+        }
+        END {
+            for (g = 1; g <= groups; g++) {
+                k = order[g]; m = n[k]
+                for (j = 1; j <= m; j++) a[j] = v[k, j]
+                for (j = 2; j <= m; j++)
+                    for (l = j; l > 1 && a[l - 1] > a[l]; l--) { t = a[l]; a[l] = a[l - 1]; a[l - 1] = t }
+                if (a[int((m + 1) / 2)] > max) print k
+            }
+        }' "$OUT/matrix-runs.csv"
+}
+
+section_rerun() {
+    local op conns depth size points
+    [ -s "$OUT/matrix-runs.csv" ] || { log "rerun: no matrix-runs.csv to look at"; return 0; }
+    WAIT_BUDGET=${BENCH_WAIT_BUDGET:-900}
+    points=$(noisy_points)
+    log "== rerun: $(grep -c . <<<"$points" || true) noisy points of the matrix"
+    while read -r op conns depth size; do
+        [ -n "$op" ] || continue
+        awk -F, -v o="$op" -v c="$conns" -v p="$depth" -v z="$size" \
+            '!($2 == o && $3 == c && $4 == p && $5 == z)' "$OUT/matrix-runs.csv" \
+            >"$WORK/matrix-runs.csv"
+        mv "$WORK/matrix-runs.csv" "$OUT/matrix-runs.csv"
+        matrix_point "$op" "$conns" "$depth" "$size"
+    done <<<"$points"
     median_csv "$OUT/matrix-runs.csv" "$OUT/matrix.csv" 6
 }
 
@@ -620,6 +679,7 @@ section_syscalls() {
 
 describe_machine() {
     {
+        echo "=== bench/run.sh --$MODE ${SECTIONS[*]}"
         echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
         echo "mode: $MODE (runs per point: $RUNS, seconds per run: $DURATION, warm-up: $WARMUP)"
         echo "kernel: $(uname -sr)"
@@ -632,8 +692,10 @@ describe_machine() {
             echo "commit: $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff \
                 --quiet HEAD -- steps common 2>/dev/null || echo ' (steps/ or common/ changed since)')"
         fi
-    } >"$OUT/machine.txt"
-    cat "$OUT/machine.txt" >>"$LOG"
+    } >"$WORK/machine.txt"
+    # Appended, like the log: a later `bench/run.sh --full rerun` adds to what the run said.
+    cat "$WORK/machine.txt" >>"$OUT/machine.txt"
+    cat "$WORK/machine.txt" >>"$LOG"
 }
 
 main() {
