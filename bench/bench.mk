@@ -1,13 +1,16 @@
 # bench/bench.mk - the benchmark targets, included by the Makefile (include bench/bench.mk).
 #
 #   make bench-quick     every section of bench/run.sh, small and short: well under a minute
-#   make bench           the full run: 3 runs per point, medians kept (about 25 minutes)
+#   make bench           the full run: 3 runs per point, medians kept (30 minutes if quiet)
 #   make bench-plots     docs/img/*.svg from the full run's CSV files (build/bench/full/)
 #   make bench-quick SERVER=path/to/server    the throughput matrix against your own server
 #
 # Results go to build/bench/quick/ and build/bench/full/ only. The programs the runs need
 # are built here too, all into build/: the in-process rehash experiment twice (progressive
 # and all-at-once resizing), step 05's server with all-at-once resizing, and the plotter.
+
+ifndef BENCH_MK_INCLUDED # read once, also when given with -f as well as included
+BENCH_MK_INCLUDED := 1
 
 BENCH_STEP05 := $(wildcard steps/05-*/*.c steps/05-*/*.h)
 BENCH_HT_SRC := $(wildcard steps/05-*/hashtable.c steps/05-*/siphash.c)
@@ -44,3 +47,5 @@ bench: all $(BENCH_PROGRAMS)
 
 bench-plots: build/svgplot
 	bash bench/plots.sh build/bench/full docs/img
+
+endif

@@ -20,26 +20,36 @@ PLOTS=("$@")
 [ -x "$SVGPLOT" ] || { echo "bench/plots.sh: build/svgplot is missing" >&2; exit 1; }
 mkdir -p "$OUT"
 
+# What the awk programs below share: col("name") is the row's value in the column of that
+# name; label(), store_label() and rehash_label() turn a server's CSV name into a legend's.
+# shellcheck disable=SC2016 # awk's $ fields, not the shell's
+AWK_LIB='
+    function col(name) { return $(c[name]) }
+    function label(s) {
+        if (s == "redis") return "redis-server"
+        sub(/^step-/, "step ", s)
+        return s
+    }
+    function rehash_label(s) {
+        return s == "step-05" ? "step 05, progressive" : "step 05, all at once"
+    }
+    function store_label(s) {
+        if (s == "step-04") return "step 04 (linked list)"
+        if (s == "step-05") return "step 05 (hash table)"
+        return label(s)
+    }
+    NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }'
+
 # points FILE FILTER SERIES X Y: one "series<TAB>x<TAB>y" line for each row of FILE that
-# FILTER selects. The expressions are awk, and col("name") is the row's value in the column
-# of that name.
+# FILTER selects. The arguments are awk expressions.
 points() {
-    awk -F, "
-        function col(name) { return \$(c[name]) }
-        function label(s) {
-            if (s == \"step-04\") return \"step 04 (linked list)\"
-            if (s == \"step-05\") return \"step 05 (hash table)\"
-            return s
-        }
-        NR == 1 { for (i = 1; i <= NF; i++) c[\$i] = i; next }
+    awk -F, "$AWK_LIB
         $2 { printf \"%s\\t%s\\t%s\\n\", $3, $4, $5 }" "$IN/$1"
 }
 
 # percentiles FILE FILTER SERIES COLUMNS LABELS: one point per percentile column of each row.
 percentiles() {
-    awk -F, -v columns="$4" -v labels="$5" "
-        function col(name) { return \$(c[name]) }
-        NR == 1 { for (i = 1; i <= NF; i++) c[\$i] = i; next }
+    awk -F, -v columns="$4" -v labels="$5" "$AWK_LIB
         $2 {
             n = split(columns, cs, \" \"); split(labels, ls, \" \")
             for (i = 1; i <= n; i++) printf \"%s\\t%s\\t%s\\n\", $3, ls[i], col(cs[i])
@@ -72,7 +82,7 @@ plot_pipeline() {
             col("server") == "step-02"' '"step 02, 1 connection"' 'col("pipeline")' 'col("rps")'
         points matrix.csv 'col("op") == "get" && col("value_size") == 16 &&
             col("connections") == 50 && col("server") ~ /^(step|null)/' \
-            'col("server") ", 50 connections"' 'col("pipeline")' 'col("rps")'
+            'label(col("server")) ", 50 connections"' 'col("pipeline")' 'col("rps")'
     } | plot pipeline matrix.csv --logx --logy --xlabel "pipeline depth (requests per write)" \
         --ylabel "GET throughput (requests/s, log)" \
         --title "Throughput vs pipeline depth, GET, 16-byte values"
@@ -80,7 +90,7 @@ plot_pipeline() {
 
 plot_keys() {
     have keys.csv keys || return 0
-    points keys.csv 1 'label(col("server"))' \
+    points keys.csv 1 'store_label(col("server"))' \
         'col("keys")' 'col("rps")' |
         plot keys keys.csv --logx --logy --xlabel "keys in the store (log)" \
             --ylabel "GET throughput (requests/s, log)" \
@@ -92,7 +102,7 @@ plot_latency() {
     percentiles matrix.csv 'col("op") == "get" && col("value_size") == 16 &&
             col("connections") == 50 && (col("pipeline") == 1 || col("pipeline") == 16) &&
             col("server") ~ /^(step-05|redis|nullserver)$/' \
-        'col("server") ", depth " col("pipeline")' "p50_us p90_us p99_us p999_us max_us" \
+        'label(col("server")) ", depth " col("pipeline")' "p50_us p90_us p99_us p999_us max_us" \
         "p50 p90 p99 p99.9 max" |
         plot latency matrix.csv --categories --logy --xlabel "percentile" \
             --ylabel "latency (microseconds, log)" \
@@ -103,7 +113,7 @@ plot_redis() {
     have matrix.csv redis || return 0
     points matrix.csv 'col("value_size") == 16 && col("connections") == 50 &&
             col("server") ~ /^(step-05|redis)$/' \
-        'col("server") " " toupper(col("op"))' 'col("pipeline")' 'col("rps")' |
+        'label(col("server")) " " toupper(col("op"))' 'col("pipeline")' 'col("rps")' |
         plot redis matrix.csv --logx --logy --xlabel "pipeline depth (requests per write)" \
             --ylabel "throughput (requests/s, log)" \
             --title "Step 05 vs redis-server: 50 connections, 16-byte values"
@@ -120,11 +130,11 @@ plot_rehash() {
 
 plot_rehash_server() {
     have rehash.csv rehash-server || return 0
-    percentiles rehash.csv 1 'col("server")' "p50_us p90_us p99_us p999_us max_us" \
+    percentiles rehash.csv 1 'rehash_label(col("server"))' "p50_us p90_us p99_us p999_us max_us" \
         "p50 p90 p99 p99.9 max" |
         plot rehash-server rehash.csv --categories --logy --xlabel "percentile" \
             --ylabel "SET latency (microseconds, log)" \
-            --title "Latency while new keys go into step 05 (50 connections)"
+            --title "SET latency while 2,000,000 new keys go into step 05 (50 connections)"
 }
 
 for name in "${PLOTS[@]}"; do

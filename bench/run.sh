@@ -21,7 +21,7 @@
 #              of their runs, others used more than 10% of the machine (see Load control)
 #   keys       GET throughput as the key count grows: 1k, 10k, 100k, 1M keys (quick: 1k, 10k),
 #              50 connections, depth 16. Step 04's linked list stops at 100k: filling it is
-#              quadratic (each SET walks the list), and 1M keys would take hours.
+#              quadratic (each SET walks the list): 21 s for 100k here, so about 35 min for 1M.
 #   rehash     worst request latency while 2,000,000 new keys go into step 05, as it is and
 #              built with -DHT_REHASH_ALL_AT_ONCE=1 (quick: 100,000 keys), plus the in-process
 #              bench/rehash_latency numbers for both designs (full only)
@@ -31,8 +31,8 @@
 #              (strace -c -f if perf cannot), 1 and 50 connections, depth 1, 16, 128
 #
 # Load control (full run): the machine's other work steals CPU from the server and the client.
-# Before each run the script waits until others use at most BENCH_MAX_OTHER_PERCENT (10) % of the
-# machine (at most 60 s each time, BENCH_WAIT_BUDGET = 900 s in all). During each run it reads
+# Before each run the script waits until others use at most BENCH_MAX_OTHER_PERCENT (10) % of
+# the machine (at most 60 s each time, BENCH_WAIT_BUDGET = 900 s in all). During each run it reads
 # /proc/stat and subtracts the CPU time of its own processes; if others used more than 10%,
 # the run is done again (up to 2 more times, while the budget lasts). What others used is
 # kept in the column other_cpu. The runs of a point take turns between the servers, so load
@@ -120,7 +120,7 @@ log_load() {
 # reports readiness in its log instead.
 # ---------------------------------------------------------------------------------------
 
-SERVER_PID= SERVER_PORT= SERVER_PROTO=kv
+SERVER_PID='' SERVER_PORT='' SERVER_PROTO=kv
 
 have_redis() {
     command -v redis-server >/dev/null
@@ -220,10 +220,10 @@ times_to_us() {
 # threads and this shell's finished children, kvbench among them) and SNAP_TIME, all in
 # microseconds. `times` must run in this shell, not in a $(...) subshell: hence the file.
 cpu_snapshot() {
-    local cpu user nice system rest line cu cs
+    local user nice system rest line cu cs
     local -a f
     SNAP_TIME=${EPOCHREALTIME/./}
-    read -r cpu user nice system rest </proc/stat
+    read -r _ user nice system rest </proc/stat
     SNAP_MACHINE=$(( (user + nice + system) * 1000000 / TICK_HZ ))
     SNAP_OURS=0
     if [ -n "$SERVER_PID" ] && read -r line 2>/dev/null <"/proc/$SERVER_PID/stat"; then
@@ -255,7 +255,7 @@ permille_text() {
 # ---------------------------------------------------------------------------------------
 
 KV_ROW=         # the fields of kvbench's CSV line that the result files keep (KV_FIELDS)
-KV_RPS= KV_MAX_US= KV_REQUESTS=
+KV_RPS='' KV_MAX_US='' KV_REQUESTS=''
 OTHER_PERMILLE= # the share of the machine others used during the run, in per mille
 OTHER_CPU=      # the same as a fraction (0.000 .. 1.000), for the CSV files
 ATTEMPTS=       # how many times it ran before it was quiet enough
@@ -326,11 +326,11 @@ kvbench_run() {
         wait_for_quiet
         kvbench_once "$@"
         [ "$OTHER_PERMILLE" -gt "$MAX_OTHER_PERMILLE" ] || return 0
-        [ "$ATTEMPTS" -le "$RETRIES" ] && [ "$WAIT_BUDGET" -gt 0 ] || {
+        if [ "$ATTEMPTS" -gt "$RETRIES" ] || [ "$WAIT_BUDGET" -le 0 ]; then
             [ "$MODE" = quick ] ||
                 log "   noisy: others used $OTHER_CPU of the CPU (attempt $ATTEMPTS); kept it"
             return 0
-        }
+        fi
         log "   noisy (others used $OTHER_CPU of the CPU): running it again"
     done
 }
@@ -358,7 +358,9 @@ median_csv() {
             m = n[k]
             for (j = 1; j <= m; j++) a[j] = v[k, i, j] + 0
             for (j = 2; j <= m; j++)    # insertion sort: a handful of runs
-                for (l = j; l > 1 && a[l - 1] > a[l]; l--) { t = a[l]; a[l] = a[l - 1]; a[l - 1] = t }
+                for (l = j; l > 1 && a[l - 1] > a[l]; l--) {
+                    t = a[l]; a[l] = a[l - 1]; a[l - 1] = t
+                }
             return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
         }
         END {
@@ -455,7 +457,9 @@ noisy_points() {
                 k = order[g]; m = n[k]
                 for (j = 1; j <= m; j++) a[j] = v[k, j]
                 for (j = 2; j <= m; j++)
-                    for (l = j; l > 1 && a[l - 1] > a[l]; l--) { t = a[l]; a[l] = a[l - 1]; a[l - 1] = t }
+                    for (l = j; l > 1 && a[l - 1] > a[l]; l--) {
+                    t = a[l]; a[l] = a[l - 1]; a[l - 1] = t
+                }
                 if (a[int((m + 1) / 2)] > max) print k
             }
         }' "$OUT/matrix-runs.csv"
@@ -689,8 +693,10 @@ describe_machine() {
         if have_redis; then echo "redis: $(redis-server --version)"; fi
         echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
         if git -C "$ROOT" rev-parse HEAD >/dev/null 2>&1; then
-            echo "commit: $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff \
-                --quiet HEAD -- steps common 2>/dev/null || echo ' (steps/ or common/ changed since)')"
+            local changed=
+            git -C "$ROOT" diff --quiet HEAD -- steps common 2>/dev/null ||
+                changed=' (steps/ or common/ changed since)'
+            echo "commit: $(git -C "$ROOT" rev-parse --short HEAD)$changed"
         fi
     } >"$WORK/machine.txt"
     # Appended, like the log: a later `bench/run.sh --full rerun` adds to what the run said.
