@@ -184,7 +184,7 @@ start_server() {
     if [ "$1" = redis ]; then start_redis; else start_kv_server "$(server_binary "$1")"; fi
 }
 
-# SIGTERM, and every server must then exit with status 0 (SPEC.md section 3).
+# SIGTERM, and every server must then exit with status 0 (docs/testing.md, "Testing your own server").
 stop_server() {
     local status=0
     kill -TERM "$SERVER_PID"
