@@ -102,6 +102,17 @@ static int install_signal_handlers(void)
  * Serving one client
  * ------------------------------------------------------------------------------------ */
 
+/*
+ * A stop request (EINTR: see net.c) or a client that left (a reset, a write to a closed
+ * connection, a socket no longer connected) is normal; anything else is worth a line on
+ * stderr.
+ */
+static void client_failed(const char *what)
+{
+    if (errno != EINTR && errno != ECONNRESET && errno != EPIPE && errno != ENOTCONN)
+        log_errno(what);
+}
+
 /* Echoes until the client closes its side, the connection fails, or a stop is requested. */
 static void serve_client(int fd)
 {
@@ -112,13 +123,11 @@ static void serve_client(int fd)
         if (n == 0)
             return; /* the client closed its side: we are done */
         if (n < 0) {
-            if (errno != EINTR)
-                log_errno("read");
+            client_failed("read");
             return;
         }
         if (write_all(fd, buf, (size_t)n) < 0) {
-            if (errno != EINTR)
-                log_errno("write");
+            client_failed("write");
             return;
         }
     }
