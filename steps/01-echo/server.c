@@ -6,9 +6,9 @@
  * While it serves one client, the next one waits in the kernel's backlog: "blocking"
  * means each call (accept, read, write) parks the whole program until it can finish.
  *
- * Small as it is, it already does what first servers usually get wrong: it loops over
- * partial writes, survives a client that resets or vanishes (SIGPIPE is ignored), and
- * stops cleanly with exit status 0 on SIGINT or SIGTERM.
+ * Small as it is, it already does what first servers usually get wrong: it never ignores
+ * a partial write, survives a client that resets or vanishes (SIGPIPE is ignored), and
+ * stops cleanly with exit status 0 on SIGINT or SIGTERM, even in a blocked write.
  */
 #define _POSIX_C_SOURCE 200809L
 
