@@ -29,10 +29,11 @@ TEST_PROGRAMS := $(if $(wildcard tests/hashtable_test.c),build/hashtable_test)
 SAN_TEST_PROGRAMS := $(TEST_PROGRAMS:build/%=build/san/%)
 
 # Which test suites apply to which step: a step keeps every earlier behaviour that still
-# applies (step 02's protocol tests run on 03, 04, 05 ...), and adds its own.
+# applies (step 02's protocol tests run on 03, 04, 05 ...), and adds its own. Step 02's
+# 02-one-at-a-time is its alone: from step 03 on, no client waits for another.
 SUITES_01 := 00-command-line 01-echo
-SUITES_02 := 00-command-line 02-protocol
-SUITES_03 := $(SUITES_02) 03-event-loop
+SUITES_02 := 00-command-line 02-protocol 02-one-at-a-time
+SUITES_03 := 00-command-line 02-protocol 03-event-loop
 SUITES_04 := $(SUITES_03) 04-pipelining
 SUITES_05 := $(SUITES_04) 05-hashtable
 

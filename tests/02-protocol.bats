@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# 02-protocol.bats - KV/1 as SPEC.md defines it: GET, SET and DEL on byte-string keys and
-# values, the 32 MiB limit, and what happens to clients that break the protocol.
+# 02-protocol.bats - KV/1 as docs/protocol.md defines it: GET, SET and DEL on byte-string
+# keys and values, the 32 MiB limit, and what happens to clients that break the protocol.
 # These tests run against step 02 and every later step.
 
 load helpers
@@ -231,4 +231,37 @@ expect_key_kept() {
     kv set big @"$BATS_TEST_TMPDIR/value"
     for _ in $(seq 20); do frame 0001 00000003 626967; done | kv raw --no-read
     expect_key_kept
+}
+
+# ---------------------------------------------------------------------------------------
+# Stopping while a client does not read
+# ---------------------------------------------------------------------------------------
+
+# expect_exit_0_within SECONDS: after the SIGTERM just sent, the server exits with status 0
+# within SECONDS (teardown's stop_server then has nothing left to do).
+expect_exit_0_within() {
+    local status=0
+    for _ in $(seq $(($1 * 10))); do
+        server_alive || break
+        sleep 0.1
+    done
+    server_alive && fail "the server was still running $1 s after SIGTERM: it waits in a" \
+        "write() for a client that does not read, and never looks at the stop request"
+    wait "$SERVER_PID" || status=$?
+    SERVER_PID=
+    [ "$status" -eq 0 ] ||
+        fail "server exited with status $status after SIGTERM (want 0); its stderr:" "$(server_log)"
+}
+
+@test "SIGTERM stops the server promptly while it writes to a client that does not read" {
+    local fd
+    head -c 4194304 /dev/urandom >"$BATS_TEST_TMPDIR/value"
+    kv set big @"$BATS_TEST_TMPDIR/value"
+    exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"
+    # 16 GETs: 64 MiB of replies, far more than the socket buffers hold. We never read.
+    for _ in $(seq 16); do frame 0001 00000003 626967; done >&"$fd"
+    sleep 1
+    kill -TERM "$SERVER_PID"
+    expect_exit_0_within 3
+    exec {fd}>&-
 }

@@ -11,7 +11,9 @@
  *
  * A signal interrupts a blocking call with EINTR only when we installed a handler for
  * it, and the only handlers this server installs are for SIGINT and SIGTERM. So here
- * EINTR always means "a stop was requested": we give up and let the caller notice.
+ * EINTR always means "a stop was requested": we give up and let the caller notice. A
+ * blocking write() that a signal cuts off part-way returns a short count instead of
+ * EINTR, and write_all() reports that as EINTR too.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -79,16 +81,25 @@ int set_nodelay(int fd)
  * Writing
  * ------------------------------------------------------------------------------------ */
 
-/* Writes all len bytes, looping over partial writes. */
+/*
+ * Writes all len bytes, or fails. On a blocking socket, write() takes fewer bytes than it
+ * was given only when something cuts it off part-way: a signal, which here is a stop
+ * request, or the connection failing, which the next write() would report. Writing the
+ * rest would wait, stop request unnoticed, for as long as the client does not read. So a
+ * short write fails too, as EINTR: the caller gives up, finds the flag set, and stops.
+ */
 int write_all(int fd, const void *buf, size_t len)
 {
-    const unsigned char *p = buf;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0)
-            return -1; /* EINTR included: see the top of this file */
-        p += n;
-        len -= (size_t)n;
+    ssize_t n;
+
+    if (len == 0)
+        return 0; /* nothing to send is no reason for a system call */
+    n = write(fd, buf, len);
+    if (n < 0)
+        return -1; /* EINTR included: see the top of this file */
+    if ((size_t)n < len) {
+        errno = EINTR; /* cut off part-way: see above */
+        return -1;
     }
     return 0;
 }

@@ -108,6 +108,17 @@ static int install_signal_handlers(void)
  * Serving one client
  * ------------------------------------------------------------------------------------ */
 
+/*
+ * A stop request (EINTR: see net.c) or a client that left (a reset, a write to a closed
+ * connection, a socket no longer connected) is normal; anything else is worth a line on
+ * stderr.
+ */
+static void client_failed(const char *what)
+{
+    if (errno != EINTR && errno != ECONNRESET && errno != EPIPE && errno != ENOTCONN)
+        log_errno(what);
+}
+
 /* Carries out one well-formed request and writes its response. */
 static int answer_request(int fd, const struct request *req)
 {
@@ -144,8 +155,7 @@ static void serve_client(int fd)
             int answered = answer_request(fd, &req);
             request_free(&req);
             if (answered < 0) {
-                if (errno != EINTR)
-                    log_errno("write");
+                client_failed("write");
                 return;
             }
             break;
@@ -153,14 +163,12 @@ static void serve_client(int fd)
         case READ_CLOSED:
             return;
         case READ_FAILED:
-            if (errno != EINTR)
-                log_errno("read");
+            client_failed("read");
             return;
         case READ_INVALID:
             if (write_response(fd, STATUS_ERROR, req.error, strlen(req.error)) < 0 ||
                 shutdown_and_drain(fd) < 0) {
-                if (errno != EINTR)
-                    log_errno("hanging up");
+                client_failed("hanging up");
             }
             return;
         }

@@ -1,0 +1,71 @@
+#!/usr/bin/env bats
+# 02-one-at-a-time.bats - behaviour of a server that serves one connection at a time
+# (step 02): while it lingers after an ERROR, the next client waits, so the lingering
+# close must end on its own. docs/02-protocol.md, "One client at a time" and section 3's
+# "lingering close", explain why and how. Steps 03-05 serve every connection at once and
+# do not run this suite.
+
+load helpers
+
+setup() {
+    start_server
+    WRITER_PID=
+}
+
+teardown() {
+    [ -z "$WRITER_PID" ] || kill "$WRITER_PID" 2>/dev/null || true
+    close_clients
+    stop_server
+}
+
+# bad_frame_client: opens a connection, sends an unknown request type, and reads the ERROR's
+# status field; the connection stays open, in CLIENT_FDS[0].
+bad_frame_client() {
+    open_clients 1
+    send_frame "${CLIENT_FDS[0]}" 0009
+    expect_reply "${CLIENT_FDS[0]}" 0002
+}
+
+# expect_next_client_served_within SECONDS: a fresh client's SET is answered, and within
+# SECONDS of now (the bound on the lingering close, 5 s, plus a margin).
+expect_next_client_served_within() {
+    local start=$EPOCHREALTIME elapsed_ms
+    run kv set next "served"
+    elapsed_ms=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d", (b - a) * 1000 }')
+    [ "$status" -eq 0 ] && [ "$output" = "OK" ] ||
+        fail "the next client was not served (exit status $status, output: $output)," \
+            "${elapsed_ms} ms after the first one got its ERROR: the lingering close has" \
+            "no time limit, or one per read instead of 5 s in all (docs/02-protocol.md, section 3)"
+    [ "$elapsed_ms" -le $(($1 * 1000)) ] ||
+        fail "the next client was served only ${elapsed_ms} ms after the first one got its" \
+            "ERROR; want at most $1 s: the lingering close should last 5 s in all"
+}
+
+@test "a client that keeps its socket open after an ERROR holds the server 5 s at most" {
+    bad_frame_client
+    expect_next_client_served_within 8
+}
+
+@test "a client that sends a byte every 0.5 s after an ERROR is still cut off after 5 s" {
+    bad_frame_client
+    (
+        for _ in $(seq 40); do
+            printf x || exit 0 # the server hung up: its job is done
+            sleep 0.5
+        done
+    ) >&"${CLIENT_FDS[0]}" 2>/dev/null 3>&- &
+    WRITER_PID=$!
+    expect_next_client_served_within 8
+}
+
+@test "SIGTERM during the lingering close after an ERROR stops the server at once" {
+    bad_frame_client
+    kill -TERM "$SERVER_PID"
+    for _ in $(seq 20); do
+        server_alive || break
+        sleep 0.1
+    done
+    server_alive && fail "the server was still running 2 s after SIGTERM, while it lingered" \
+        "after an ERROR: a signal must interrupt the lingering close (docs/02-protocol.md)"
+    stop_server
+}
