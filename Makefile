@@ -122,3 +122,9 @@ clean:
 include tests/valgrind.mk
 include fuzz/fuzz.mk
 include bench/bench.mk
+
+# ---------------------------------------------------------------------------------------
+# Building a step yourself, and the exercises' solutions
+# ---------------------------------------------------------------------------------------
+
+include tests/learner.mk

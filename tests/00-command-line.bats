@@ -8,6 +8,7 @@ teardown() {
     stop_server
 }
 
+# bats test_tags=stage:2
 @test "--port 0 gets a free port and announces it on one line" {
     start_server
     [ "$PORT" -gt 0 ] || fail "announced port should be above 0, got $PORT"
@@ -16,6 +17,7 @@ teardown() {
             "$(cat "$BATS_TEST_TMPDIR/server.out")"
 }
 
+# bats test_tags=stage:2
 @test "--port PORT listens on exactly that port" {
     start_server
     local free=$PORT
@@ -32,11 +34,13 @@ teardown() {
     expect_output "listening on 127.0.0.1:$free"
 }
 
+# bats test_tags=stage:2
 @test "SIGTERM stops the server with exit status 0" {
     start_server
     stop_server
 }
 
+# bats test_tags=stage:2
 @test "SIGINT stops the server with exit status 0" {
     start_server
     kill -INT "$SERVER_PID"
@@ -46,6 +50,7 @@ teardown() {
     [ "$status" -eq 0 ] || fail "expected exit status 0 after SIGINT, got $status"
 }
 
+# bats test_tags=stage:1
 @test "an unknown option prints usage to stderr and exits 2" {
     run --separate-stderr "$KV_SERVER" --bogus
     expect_status 2
@@ -53,6 +58,7 @@ teardown() {
     [[ $stderr == *usage* ]] || fail "expected a usage message on stderr, got: $stderr"
 }
 
+# bats test_tags=stage:1
 @test "a port that is not a number from 0 to 65535 exits 2" {
     for bad in 65536 -1 12ab "" " 7401" +7401; do
         run "$KV_SERVER" --port "$bad"
