@@ -813,9 +813,9 @@ struct connection {
     int fd;
     enum conn_state state;
     uint64_t rng;             /* this connection's own stream of requests */
-    struct buf out;        /* the batch being written */
+    struct buf out;           /* the batch being written */
     size_t out_sent;
-    struct buf in;         /* replies received and not yet decoded */
+    struct buf in;            /* replies received and not yet decoded */
     struct request *batch;    /* the requests of the batch in flight, in order */
     size_t batch_len;
     size_t answered;          /* replies received: batch[answered] is the next one owed */
