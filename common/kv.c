@@ -22,18 +22,24 @@
  *   - Binary safety. A key or value is a length and bytes, never a C string: NUL and 0xFF
  *     travel like any other byte, from the command line (escapes), stdin or a file.
  *
+ * The protocol itself (request types, framing, limits) lives in kv1.h, shared with
+ * kvbench and nullserver, so a new request type is added there once; buf.h and net.h
+ * hold the byte buffer and the socket chores the three tools share.
+ *
  * Run `kv --help` for the whole interface, including the exit codes scripts rely on.
+ * `kv raw --keep-open` holds a connection open until the server closes it: the way to
+ * watch a server's timers at work.
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "wire.h"
+#include "buf.h"
+#include "kv1.h"
+#include "net.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -54,9 +60,6 @@
 #define DEFAULT_TIMEOUT_MS 10000
 #define READ_CHUNK (64 * 1024)          /* bytes asked of each read() */
 #define MAX_TRICKLE_USEC 60000000L      /* a minute between bytes is already absurd */
-
-enum request_type { REQ_GET = 1, REQ_SET = 2, REQ_DEL = 3 };
-enum reply_status { STATUS_OK = 0, STATUS_NOT_FOUND = 1, STATUS_ERROR = 2 };
 
 /*
  * Exit codes, part of the interface: tests and scripts branch on them. Functions that
@@ -88,72 +91,6 @@ static void complain(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
-}
-
-/* ------------------------------------------------------------------------------------
- * Growable byte buffers
- * ------------------------------------------------------------------------------------ */
-
-/* data[0..len) is in use, data[len..cap) is room to grow. data may be NULL while cap is 0. */
-struct buf {
-    uint8_t *data;
-    size_t len;
-    size_t cap;
-};
-
-/* Makes room for `extra` more bytes. Doubling keeps appending cheap on average. */
-static int buf_reserve(struct buf *b, size_t extra)
-{
-    size_t need, cap;
-    uint8_t *grown;
-
-    if (b->cap - b->len >= extra)
-        return 0;
-    if (extra > SIZE_MAX - b->len) {
-        errno = ENOMEM;
-        return -1;
-    }
-    need = b->len + extra;
-    cap = b->cap > 0 ? b->cap : 256;
-    while (cap < need)
-        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    grown = realloc(b->data, cap);
-    if (grown == NULL)
-        return -1;
-    b->data = grown;
-    b->cap = cap;
-    return 0;
-}
-
-static int buf_append(struct buf *b, const void *bytes, size_t len)
-{
-    if (buf_reserve(b, len) < 0)
-        return -1;
-    if (len > 0) /* memcpy from NULL is undefined even for 0 bytes */
-        memcpy(b->data + b->len, bytes, len);
-    b->len += len;
-    return 0;
-}
-
-static int buf_append_byte(struct buf *b, uint8_t byte)
-{
-    return buf_append(b, &byte, 1);
-}
-
-/* Forgets the first n bytes, keeping the rest (an unfinished reply) at the front. */
-static void buf_drop_front(struct buf *b, size_t n)
-{
-    if (n == 0)
-        return;
-    memmove(b->data, b->data + n, b->len - n);
-    b->len -= n;
-}
-
-static void buf_free(struct buf *b)
-{
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
 }
 
 /* ------------------------------------------------------------------------------------
@@ -370,52 +307,29 @@ static int decode_hex(const struct buf *text, struct buf *bytes, char *why, size
  * Encoding requests
  * ------------------------------------------------------------------------------------ */
 
-/* The three request kinds, by name, with how many arguments each takes. */
-struct request_kind {
-    const char *name;
-    enum request_type type;
-    int argc;
-};
-
-static const struct request_kind request_kinds[] = {
-    { "get", REQ_GET, 1 },
-    { "set", REQ_SET, 2 },
-    { "del", REQ_DEL, 1 },
-};
-
-#define MAX_REQUEST_ARGS 2
-
-/* Finds a request kind by name, ignoring case; the name need not be NUL-terminated. */
-static const struct request_kind *find_request_kind(const void *name, size_t len)
+/* Appends one request frame (kv1.h): its type, then each argument. Fails with EMSGSIZE too. */
+static int encode_request(struct buf *out, const struct kv1_kind *kind, const struct buf *args)
 {
-    for (size_t i = 0; i < sizeof request_kinds / sizeof request_kinds[0]; i++) {
-        const struct request_kind *kind = &request_kinds[i];
-        if (strlen(kind->name) == len && strncasecmp(kind->name, name, len) == 0)
-            return kind;
-    }
-    return NULL;
-}
-
-/* Appends one request frame: type, then per argument a length and the bytes. */
-static int encode_request(struct buf *out, enum request_type type, const struct buf *args,
-                          int argc)
-{
-    uint8_t field[4];
-
-    put_u16(field, (uint16_t)type);
-    if (buf_append(out, field, 2) < 0)
+    if (kv1_append_type(out, kind->type) < 0)
         return -1;
-    for (int i = 0; i < argc; i++) {
-        /* The length field has 32 bits: a longer argument cannot even be described. */
-        if ((uint64_t)args[i].len > UINT32_MAX) {
-            errno = EMSGSIZE;
+    for (unsigned i = 0; i < kind->argc; i++) {
+        uint8_t *room = kv1_append_arg(out, args[i].len);
+        if (room == NULL)
             return -1;
-        }
-        put_u32(field, (uint32_t)args[i].len);
-        if (buf_append(out, field, 4) < 0 || buf_append(out, args[i].data, args[i].len) < 0)
-            return -1;
+        if (args[i].len > 0)
+            memcpy(room, args[i].data, args[i].len);
     }
     return 0;
+}
+
+/* What to say of a command given the wrong number of arguments, after its name. */
+static const char *arity_message(const struct kv1_kind *kind)
+{
+    switch (kind->argc) {
+    case 0: return "takes no arguments";
+    case 1: return "takes one argument: KEY";
+    default: return "takes two arguments: KEY VALUE";
+    }
 }
 
 /* ------------------------------------------------------------------------------------
@@ -461,7 +375,7 @@ static int read_token(const uint8_t **pos, const uint8_t *end, struct buf *tok,
 }
 
 /*
- * Splits one line into at most 1 + MAX_REQUEST_ARGS tokens. A line that is blank or a
+ * Splits one line into at most 1 + KV1_MAX_ARGS tokens. A line that is blank or a
  * comment yields no tokens at all.
  */
 static int split_line(const uint8_t *p, const uint8_t *end, struct buf *tokens, int *count,
@@ -473,7 +387,7 @@ static int split_line(const uint8_t *p, const uint8_t *end, struct buf *tokens, 
             p++;
         if (p == end || (*count == 0 && *p == '#'))
             return 0;
-        if (*count == 1 + MAX_REQUEST_ARGS) {
+        if (*count == 1 + KV1_MAX_ARGS) {
             *why = "too many arguments";
             return -1;
         }
@@ -488,24 +402,25 @@ static int split_line(const uint8_t *p, const uint8_t *end, struct buf *tokens, 
 static int encode_line(const uint8_t *line, const uint8_t *end, struct buf *tokens,
                        struct buf *out, struct buf *types, const char **why)
 {
-    const struct request_kind *kind;
+    static char message[80]; /* *why must outlive the call */
+    const struct kv1_kind *kind;
     int count;
 
     if (split_line(line, end, tokens, &count, why) < 0)
         return -1;
     if (count == 0)
         return 0;
-    kind = find_request_kind(tokens[0].data, tokens[0].len);
+    kind = kv1_kind_by_name(tokens[0].data, tokens[0].len);
     if (kind == NULL) {
         *why = "unknown command (use get, set or del)";
         return -1;
     }
-    if (count - 1 != kind->argc) {
-        *why = kind->argc == 1 ? "this command takes exactly one argument: KEY"
-                               : "this command takes exactly two arguments: KEY VALUE";
+    if ((unsigned)(count - 1) != kind->argc) {
+        snprintf(message, sizeof message, "%s %s", kind->name, arity_message(kind));
+        *why = message;
         return -1;
     }
-    if (encode_request(out, kind->type, tokens + 1, kind->argc) < 0 ||
+    if (encode_request(out, kind, tokens + 1) < 0 ||
         buf_append_byte(types, (uint8_t)kind->type) < 0) {
         *why = strerror(errno);
         return -1;
@@ -521,7 +436,7 @@ static int encode_line(const uint8_t *line, const uint8_t *end, struct buf *toke
  */
 static int encode_pipe_input(const struct buf *input, struct buf *out, struct buf *types)
 {
-    struct buf tokens[1 + MAX_REQUEST_ARGS] = { { 0 } };
+    struct buf tokens[1 + KV1_MAX_ARGS] = { { 0 } };
     const uint8_t *p, *end;
     size_t line_number = 0;
     const char *why = NULL;
@@ -543,7 +458,7 @@ static int encode_pipe_input(const struct buf *input, struct buf *out, struct bu
         }
         p = eol == end ? end : eol + 1;
     }
-    for (int i = 0; i < 1 + MAX_REQUEST_ARGS; i++)
+    for (int i = 0; i < 1 + KV1_MAX_ARGS; i++)
         buf_free(&tokens[i]);
     return result;
 }
@@ -552,48 +467,24 @@ static int encode_pipe_input(const struct buf *input, struct buf *out, struct bu
  * Decoding and printing replies
  * ------------------------------------------------------------------------------------ */
 
-struct reply {
-    uint16_t status;
-    uint32_t len;
-    const uint8_t *payload; /* points into the receive buffer: valid until it changes */
-};
-
-#define REPLY_HEADER 6 /* u16 status + u32 length */
-
-/*
- * If a whole reply frame starts at data, fills *r and returns the frame's size;
- * returns 0 while the frame is still incomplete.
- */
-static size_t parse_reply(const uint8_t *data, size_t avail, struct reply *r)
-{
-    if (avail < REPLY_HEADER)
-        return 0;
-    r->status = get_u16(data);
-    r->len = get_u32(data + 2);
-    if (avail - REPLY_HEADER < r->len)
-        return 0;
-    r->payload = data + REPLY_HEADER;
-    return REPLY_HEADER + (size_t)r->len;
-}
-
 /*
  * The one-line form of a reply used by pipe and raw. answers_get says the reply is to a
  * GET, whose value is printed quoted even when empty: `""` is an empty value, `OK` is a
  * SET or DEL that succeeded.
  */
-static void print_reply_line(const struct reply *r, bool answers_get)
+static void print_reply_line(const struct kv1_reply *r, bool answers_get)
 {
     switch (r->status) {
-    case STATUS_OK:
+    case KV1_OK:
         if (r->len == 0 && !answers_get)
             fputs("OK", stdout);
         else
             print_quoted(stdout, r->payload, r->len);
         break;
-    case STATUS_NOT_FOUND:
+    case KV1_NOT_FOUND:
         fputs("(nil)", stdout);
         break;
-    case STATUS_ERROR:
+    case KV1_ERROR:
         fputs("(error) ", stdout);
         print_message(stdout, r->payload, r->len);
         break;
@@ -605,11 +496,12 @@ static void print_reply_line(const struct reply *r, bool answers_get)
 }
 
 /* How get, set and del report their one reply; returns the exit code it means. */
-static enum kv_exit report_reply(const struct reply *r, enum request_type type, bool escape)
+static enum kv_exit report_reply(const struct kv1_reply *r, const struct kv1_kind *kind,
+                                 bool escape)
 {
     switch (r->status) {
-    case STATUS_OK:
-        if (type != REQ_GET) {
+    case KV1_OK:
+        if (!kind->returns_value) {
             puts("OK");
         } else if (escape) {
             print_escaped(stdout, r->payload, r->len);
@@ -618,10 +510,10 @@ static enum kv_exit report_reply(const struct reply *r, enum request_type type, 
             fwrite(r->payload, 1, r->len, stdout); /* checked when stdout is flushed */
         }
         return KV_EXIT_OK;
-    case STATUS_NOT_FOUND:
+    case KV1_NOT_FOUND:
         puts("(nil)");
         return KV_EXIT_NOT_FOUND;
-    case STATUS_ERROR:
+    case KV1_ERROR:
         fflush(stdout);
         fputs("(error) ", stderr);
         print_message(stderr, r->payload, r->len);
@@ -689,15 +581,6 @@ static int pause_usec(long usec)
 /* ------------------------------------------------------------------------------------
  * Connecting
  * ------------------------------------------------------------------------------------ */
-
-static int set_nonblocking(int fd)
-{
-    int flags = fcntl(fd, F_GETFL);
-
-    if (flags < 0)
-        return -1;
-    return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-}
 
 /*
  * A blocking connect() to an address that never answers waits as long as the kernel
@@ -779,13 +662,6 @@ static int connect_to_server(const char *host, const char *port, int timeout_ms)
     return fd;
 }
 
-static int set_nodelay(int fd)
-{
-    int one = 1;
-
-    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
 /*
  * Closing normally sends a FIN after the last byte. With SO_LINGER set to {on, 0 s},
  * close() instead aborts the connection with a RST (and drops any bytes not yet sent):
@@ -833,6 +709,7 @@ struct session {
     size_t sent;
     bool send_refused; /* the server closed: EPIPE or ECONNRESET on write */
     bool shut_down;    /* raw: our FIN is out, the server sees end of input */
+    bool keep_open;    /* raw --keep-open: never send that FIN; the server decides the end */
 
     /* Receiving. in holds bytes read but not yet part of a printed reply. */
     struct buf in;
@@ -912,16 +789,16 @@ static int send_some(struct session *s)
 }
 
 /* Handles one complete reply according to the mode. */
-static void take_reply(struct session *s, const struct reply *r)
+static void take_reply(struct session *s, const struct kv1_reply *r)
 {
     if (s->reading == READ_FRAMES) {
         print_reply_line(r, false); /* raw: we do not know what was asked */
         return;
     }
     if (s->single)
-        s->verdict = report_reply(r, (enum request_type)s->types[0], s->escape);
+        s->verdict = report_reply(r, kv1_kind_by_type(s->types[0]), s->escape);
     else
-        print_reply_line(r, s->types[s->answered] == REQ_GET);
+        print_reply_line(r, kv1_kind_by_type(s->types[s->answered])->returns_value);
     s->answered++;
 }
 
@@ -933,7 +810,7 @@ static int consume_input(struct session *s)
 {
     size_t used = 0;
     size_t size;
-    struct reply r;
+    struct kv1_reply r;
 
     if (s->reading == READ_BYTES) {
         if (fwrite(s->in.data, 1, s->in.len, stdout) < s->in.len) {
@@ -943,8 +820,10 @@ static int consume_input(struct session *s)
         s->in.len = 0;
         return 0;
     }
+    /* No length is too long to wait for: the reply shows what the server really sent. */
     while ((s->reading == READ_FRAMES || s->answered < s->expected) &&
-           (size = parse_reply(s->in.data + used, s->in.len - used, &r)) > 0) {
+           kv1_parse_reply(s->in.data + used, s->in.len - used, UINT32_MAX, &r, &size) ==
+               KV1_COMPLETE) {
         take_reply(s, &r);
         used += size;
     }
@@ -983,11 +862,13 @@ static int receive_some(struct session *s)
 
 /*
  * raw: once every byte is out, half-close. The server reads end of input, answers what
- * it has, and closes; its close is how we know no more replies are coming.
+ * it has, and closes; its close is how we know no more replies are coming. With
+ * --keep-open the connection stays open both ways, and we wait for the server to close
+ * it on its own (an idle timeout, say), or for -t to pass with nothing received.
  */
 static int shut_down_when_sent(struct session *s)
 {
-    if (s->shut_down || s->send_refused || !all_sent(s) ||
+    if (s->shut_down || s->keep_open || s->send_refused || !all_sent(s) ||
         (s->reading != READ_FRAMES && s->reading != READ_BYTES))
         return 0;
     s->shut_down = true;
@@ -1065,7 +946,7 @@ static enum kv_exit run_session(struct session *s)
  * The command line
  * ------------------------------------------------------------------------------------ */
 
-enum command { CMD_HELP, CMD_GET, CMD_SET, CMD_DEL, CMD_PIPE, CMD_RAW };
+enum command { CMD_HELP, CMD_REQUEST, CMD_PIPE, CMD_RAW }; /* CMD_REQUEST: get, set, del */
 
 struct options {
     const char *host;
@@ -1074,14 +955,14 @@ struct options {
     const char *timeout_text;
     bool escape;
     long trickle_usec; /* -1: off */
-    bool hex, dump, no_read, reset;
+    bool hex, dump, no_read, reset, keep_open;
     bool help;
 };
 
 struct invocation {
     struct options opt;
     enum command command;
-    const struct request_kind *kind; /* get, set, del */
+    const struct kv1_kind *kind; /* CMD_REQUEST: get, set, del */
     const char *key;
     const char *value;
 };
@@ -1121,6 +1002,11 @@ static const char *const help_text[] = {
     "  --no-read           send, then close without reading anything",
     "  --reset             send, then close with a TCP reset (RST) without reading;",
     "                      bytes the kernel has not yet sent are dropped",
+    "  --keep-open         do not half-close after sending: keep printing replies until",
+    "                      the server closes the connection, or until -t SECS pass with",
+    "                      nothing received (exit 4). Try: kv -t 600 raw --keep-open",
+    "                      </dev/null, under time, to see when a server drops an idle",
+    "                      connection",
     "",
     "KEY and VALUE may contain escapes: \\xHH (any byte), \\0, \\n, \\r, \\t, \\\\, \\\".",
     "A VALUE of exactly - means standard input: store a lone dash as \\x2d.",
@@ -1180,16 +1066,12 @@ static int usage_error(const char *fmt, ...)
     return -1;
 }
 
+/* Digits only, 1 to 65535 (net.h); the text itself is kept for getaddrinfo(). */
 static int check_port(const char *text)
 {
-    char *end;
-    long port;
+    uint16_t port;
 
-    errno = 0;
-    port = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || port < 1 || port > 65535)
-        return -1;
-    return 0;
+    return parse_port(text, 1, &port);
 }
 
 /* SECS as milliseconds for poll(): rounded up, so 0.0001 still waits a little. */
@@ -1272,6 +1154,8 @@ static int parse_one_option(int argc, char **argv, int *i, struct options *opt)
         flag = &opt->no_read;
     else if (is_option(arg, NULL, "--reset"))
         flag = &opt->reset;
+    else if (is_option(arg, NULL, "--keep-open"))
+        flag = &opt->keep_open;
     if (flag != NULL) {
         *flag = true;
         (*i)++;
@@ -1306,10 +1190,12 @@ static int check_option_combinations(const struct invocation *inv)
     const struct options *opt = &inv->opt;
     int endings = opt->dump + opt->no_read + opt->reset;
 
-    if (inv->command != CMD_RAW && (opt->hex || endings > 0))
-        return usage_error("--hex, --dump, --no-read and --reset work with raw only");
+    if (inv->command != CMD_RAW && (opt->hex || opt->keep_open || endings > 0))
+        return usage_error("--hex, --dump, --no-read, --reset and --keep-open work with raw only");
     if (endings > 1)
         return usage_error("choose one of --dump, --no-read and --reset");
+    if (opt->keep_open && (opt->no_read || opt->reset))
+        return usage_error("--keep-open reads replies: not with --no-read or --reset");
     return 0;
 }
 
@@ -1343,18 +1229,14 @@ static int parse_command(int argc, char **argv, int i, struct invocation *inv)
             return usage_error("%s takes no arguments, but got '%s'", word, argv[i]);
         return 0;
     }
-    inv->kind = find_request_kind(word, strlen(word));
+    inv->kind = kv1_kind_by_name(word, strlen(word));
     if (inv->kind == NULL)
         return usage_error("unknown command '%s'", word);
-    inv->command = inv->kind->type == REQ_GET   ? CMD_GET
-                   : inv->kind->type == REQ_SET ? CMD_SET
-                                                : CMD_DEL;
-    if (argc - i != inv->kind->argc)
-        return usage_error(inv->kind->argc == 1 ? "%s takes one argument: KEY"
-                                                : "%s takes two arguments: KEY VALUE",
-                           inv->kind->name);
-    inv->key = argv[i];
-    inv->value = inv->kind->argc == 2 ? argv[i + 1] : NULL;
+    inv->command = CMD_REQUEST;
+    if ((unsigned)(argc - i) != inv->kind->argc)
+        return usage_error("%s %s", inv->kind->name, arity_message(inv->kind));
+    inv->key = inv->kind->argc >= 1 ? argv[i] : NULL;
+    inv->value = inv->kind->argc >= 2 ? argv[i + 1] : NULL;
     return 0;
 }
 
@@ -1417,18 +1299,18 @@ static enum kv_exit load_value(const char *spec, struct buf *value)
 static enum kv_exit prepare_single(const struct invocation *inv, struct buf *out,
                                    struct buf *types)
 {
-    struct buf args[MAX_REQUEST_ARGS] = { { 0 } };
+    struct buf args[KV1_MAX_ARGS] = { { 0 } };
     enum kv_exit code = KV_EXIT_OK;
     const char *why;
 
-    if (unescape_arg(inv->key, &args[0], &why) < 0) {
+    if (inv->key != NULL && unescape_arg(inv->key, &args[0], &why) < 0) {
         usage_error("KEY: %s", why);
         code = KV_EXIT_USAGE;
     } else if (inv->value != NULL) {
         code = load_value(inv->value, &args[1]);
     }
     if (code == KV_EXIT_OK &&
-        (encode_request(out, inv->kind->type, args, inv->kind->argc) < 0 ||
+        (encode_request(out, inv->kind, args) < 0 ||
          buf_append_byte(types, (uint8_t)inv->kind->type) < 0)) {
         code = errno == EMSGSIZE ? KV_EXIT_USAGE : KV_EXIT_IO; /* before complain() */
         complain("cannot encode the request: %s", strerror(errno));
@@ -1495,7 +1377,8 @@ static enum kv_exit talk_to_server(const struct invocation *inv, const struct bu
     s.out_len = out->len;
     s.types = types->data;
     s.expected = types->len;
-    s.single = inv->command != CMD_PIPE && inv->command != CMD_RAW;
+    s.single = inv->command == CMD_REQUEST;
+    s.keep_open = opt->keep_open;
     s.escape = opt->escape || isatty(STDOUT_FILENO);
 
     /* Without TCP_NODELAY the kernel would gather our trickled bytes back into one packet. */

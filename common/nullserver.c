@@ -5,7 +5,7 @@
  * store (hashing, copying values, allocating) and the work of moving bytes (system
  * calls, poll(), finding where each request ends). nullserver keeps only the second.
  * It must still find every frame boundary, because every request gets its own reply,
- * but then it forgets the request: every GET is NOT_FOUND, every SET and DEL is OK.
+ * but then it forgets the request: every GET is NOT_FOUND, every other request OK.
  * kvbench against nullserver shows the ceiling of one poll() thread on this machine;
  * the distance from there to a step's server is what that step's store costs.
  *
@@ -14,20 +14,29 @@
  * complete frame into one output buffer, and writes that buffer with one write().
  * A pipeline of a hundred requests costs a few system calls, not two hundred.
  *
+ * It keeps the rules of docs/protocol.md that cost nothing: an unknown type or an
+ * argument over 32 MiB gets an ERROR after the replies owed, then a lingering close
+ * (our side shut, the client's bytes read and dropped until it closes, so the kernel
+ * does not reset the ERROR away). Like steps 03 to 05 it bounds neither idle clients
+ * nor lingering ones. Framing and replies come from kv1.h and resp.h, which kv and
+ * kvbench share.
+ *
  * With --protocol resp it answers RESP2 GET with a null ($-1) and SET with +OK, so
  * kvbench --protocol resp can be measured against it too.
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "wire.h"
+#include "buf.h"
+#include "kv1.h"
+#include "net.h"
+#include "resp.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,18 +47,11 @@
 #include <unistd.h>
 
 #define DEFAULT_PORT 7379
-#define MAX_ARG_LEN (32u * 1024 * 1024) /* SPEC.md: a longer argument is refused */
-#define READ_CHUNK 16384                 /* the least room offered to each read() */
-#define READ_BUDGET (4u * 1024 * 1024)   /* most bytes taken from one client per wakeup */
+#define READ_CHUNK 16384                  /* the least room offered to each read() */
+#define READ_BUDGET (4u * 1024 * 1024)    /* most bytes taken from one client per wakeup */
 #define OUT_HIGH_WATER (1u * 1024 * 1024) /* unread replies at which we stop reading */
 #define RESP_MAX_ARGS 1024
-
-#define KV_GET 1
-#define KV_SET 2
-#define KV_DEL 3
-#define KV_STATUS_OK 0
-#define KV_STATUS_NOT_FOUND 1
-#define KV_STATUS_ERROR 2
+#define POLL_TIMEOUT_MS 1000 /* how long a stop signal or a paused accept() may wait */
 
 enum protocol { PROTO_KV, PROTO_RESP };
 
@@ -64,32 +66,19 @@ static void log_errno(const char *what)
  * Command line:  nullserver [--port PORT] [--protocol kv|resp]
  * ------------------------------------------------------------------------------------ */
 
-static int parse_port(const char *text, uint16_t *port)
-{
-    char *end;
-    long value;
-
-    errno = 0;
-    value = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || value < 0 || value > 65535)
-        return -1;
-    *port = (uint16_t)value;
-    return 0;
-}
-
-static int parse_command_line(int argc, char **argv, uint16_t *port, enum protocol *protocol)
+static int parse_command_line(int argc, char **argv, uint16_t *port)
 {
     *port = DEFAULT_PORT;
-    *protocol = PROTO_KV;
+    protocol = PROTO_KV;
     for (int i = 1; i < argc; i += 2) {
         if (i + 1 == argc)
             return -1;
-        if (strcmp(argv[i], "--port") == 0 && parse_port(argv[i + 1], port) == 0)
+        if (strcmp(argv[i], "--port") == 0 && parse_port(argv[i + 1], 0, port) == 0)
             continue;
         if (strcmp(argv[i], "--protocol") == 0 && strcmp(argv[i + 1], "kv") == 0)
-            *protocol = PROTO_KV;
+            protocol = PROTO_KV;
         else if (strcmp(argv[i], "--protocol") == 0 && strcmp(argv[i + 1], "resp") == 0)
-            *protocol = PROTO_RESP;
+            protocol = PROTO_RESP;
         else
             return -1;
     }
@@ -99,41 +88,23 @@ static int parse_command_line(int argc, char **argv, uint16_t *port, enum protoc
 /* ------------------------------------------------------------------------------------
  * Signals
  *
- * A flag set by the handler is not enough in a poll() loop: a signal that lands after
- * the loop checked the flag and before it entered poll() would wait for the next
- * client to stir, maybe forever. So the handler also writes a byte to a pipe that
- * poll() watches (the "self-pipe trick"), and poll() wakes up whenever it lands.
+ * The handler only sets a flag. A signal that lands after the loop checked the flag
+ * and before it entered poll() is noticed when poll() times out, within a second: the
+ * steps' servers do the same.
  * ------------------------------------------------------------------------------------ */
 
 static volatile sig_atomic_t stop_requested;
-static int wake_pipe[2] = {-1, -1};
 
 static void on_stop_signal(int signo)
 {
-    int saved = errno; /* the interrupted code may be about to read errno */
     (void)signo;
     stop_requested = 1;
-    if (write(wake_pipe[1], "", 1) < 0) {
-        /* The pipe is full: poll() already has a wakeup waiting. Nothing to do. */
-    }
-    errno = saved;
-}
-
-static int set_nonblocking(int fd)
-{
-    int flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-        return -1;
-    return 0;
 }
 
 static int install_signal_handlers(void)
 {
     struct sigaction sa;
 
-    if (pipe(wake_pipe) < 0 || set_nonblocking(wake_pipe[0]) < 0 ||
-        set_nonblocking(wake_pipe[1]) < 0)
-        return -1;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
@@ -145,253 +116,130 @@ static int install_signal_handlers(void)
 }
 
 /* ------------------------------------------------------------------------------------
- * Byte buffers
+ * Answering: KV/1 frames (kv1.h finds them), RESP commands
  * ------------------------------------------------------------------------------------ */
 
-struct buffer {
-    uint8_t *data;
-    size_t len; /* bytes in use, from data[0] */
-    size_t cap;
-};
-
-/* Makes room for `extra` more bytes; doubling keeps appends cheap on average. */
-static int buffer_reserve(struct buffer *b, size_t extra)
+/* The reply to one KV/1 request. An ERROR also means: close once it is sent. */
+static int answer_kv_frame(struct buf *out, enum kv1_frame frame, unsigned type)
 {
-    size_t cap = b->cap ? b->cap : 1024;
-    uint8_t *data;
-
-    if (b->len + extra <= b->cap)
-        return 0;
-    while (cap < b->len + extra)
-        cap *= 2;
-    data = realloc(b->data, cap);
-    if (data == NULL)
-        return -1;
-    b->data = data;
-    b->cap = cap;
-    return 0;
-}
-
-static int buffer_append(struct buffer *b, const void *bytes, size_t len)
-{
-    if (buffer_reserve(b, len) < 0)
-        return -1;
-    memcpy(b->data + b->len, bytes, len);
-    b->len += len;
-    return 0;
-}
-
-static void buffer_consume(struct buffer *b, size_t n)
-{
-    memmove(b->data, b->data + n, b->len - n);
-    b->len -= n;
-}
-
-/* ------------------------------------------------------------------------------------
- * Finding KV/1 frames
- *
- * A request has no total length, so the only way to find its end is to walk it:
- * the type says how many arguments follow, and each argument says its own length.
- * The walk looks at the length fields alone, so an argument over the limit is refused
- * before a byte of it is buffered.
- * ------------------------------------------------------------------------------------ */
-
-/*
- * What the front of a client's input holds. FRAME_INVALID: no frame can start there
- * (an unknown KV/1 type, RESP garbage), so no later one can be found either.
- */
-enum frame { FRAME_COMPLETE, FRAME_INCOMPLETE, FRAME_INVALID, FRAME_TOO_LONG };
-
-static enum frame find_kv_frame(const uint8_t *buf, size_t len, size_t *frame_len,
-                                unsigned *type)
-{
-    static const unsigned arg_count[] = {[KV_GET] = 1, [KV_SET] = 2, [KV_DEL] = 1};
-    size_t at = 2;
-
-    if (len < 2)
-        return FRAME_INCOMPLETE;
-    *type = get_u16(buf);
-    if (*type < KV_GET || *type > KV_DEL)
-        return FRAME_INVALID;
-    for (unsigned i = 0; i < arg_count[*type]; i++) {
-        uint32_t arg_len;
-        if (len - at < 4)
-            return FRAME_INCOMPLETE;
-        arg_len = get_u32(buf + at);
-        if (arg_len > MAX_ARG_LEN)
-            return FRAME_TOO_LONG;
-        at += 4;
-        if (len - at < arg_len)
-            return FRAME_INCOMPLETE;
-        at += arg_len;
-    }
-    *frame_len = at;
-    return FRAME_COMPLETE;
-}
-
-static int append_kv_reply(struct buffer *out, uint16_t status, const char *message)
-{
-    uint8_t header[6];
-    size_t len = message ? strlen(message) : 0;
-
-    put_u16(header, status);
-    put_u32(header + 2, (uint32_t)len);
-    if (buffer_append(out, header, sizeof header) < 0)
-        return -1;
-    return len > 0 ? buffer_append(out, message, len) : 0;
-}
-
-/* The reply to one frame. An ERROR also means: close once it is sent. */
-static int answer_kv_frame(struct buffer *out, enum frame frame, unsigned type)
-{
+    static const char too_long[] = "argument longer than 32 MiB";
     char message[64];
+    int len;
 
     switch (frame) {
-    case FRAME_COMPLETE:
-        return append_kv_reply(out, type == KV_GET ? KV_STATUS_NOT_FOUND : KV_STATUS_OK, NULL);
-    case FRAME_INVALID:
-        snprintf(message, sizeof message, "unknown request type %u", type);
-        return append_kv_reply(out, KV_STATUS_ERROR, message);
-    case FRAME_TOO_LONG:
-        return append_kv_reply(out, KV_STATUS_ERROR, "argument longer than 32 MiB");
-    case FRAME_INCOMPLETE:
+    case KV1_COMPLETE:
+        return kv1_append_reply(out, type == KV1_GET ? KV1_NOT_FOUND : KV1_OK, NULL, 0);
+    case KV1_INVALID:
+        len = snprintf(message, sizeof message, "unknown request type %u", type);
+        return kv1_append_reply(out, KV1_ERROR, message, (size_t)len);
+    case KV1_TOO_LONG:
+        return kv1_append_reply(out, KV1_ERROR, too_long, sizeof too_long - 1);
+    case KV1_INCOMPLETE:
         break;
     }
     return 0;
 }
 
-/* ------------------------------------------------------------------------------------
- * Finding RESP frames
- *
- * A RESP command is an array of bulk strings: "*2\r\n$3\r\nGET\r\n$3\r\nfoo\r\n".
- * Here too every length is read before the bytes it announces.
- * ------------------------------------------------------------------------------------ */
-
-enum resp_command { RESP_GET, RESP_SET, RESP_OTHER };
-
 /*
- * Reads the line "<prefix><digits>\r\n" at buf + *at and advances *at past it.
- * Returns 1 when done, 0 when the line is not all here yet, -1 when it is garbage.
+ * A RESP command is an array of bulk strings: "*2\r\n$3\r\nGET\r\n$3\r\nfoo\r\n".
+ * Same outcomes as kv1_find_request(); *name is the first argument, the command's name.
  */
-static int read_resp_number(const uint8_t *buf, size_t len, size_t *at, char prefix,
-                            size_t *value)
+static enum kv1_frame find_resp_frame(const uint8_t *buf, size_t len, size_t *frame_len,
+                                      const uint8_t **name, size_t *name_len)
 {
-    size_t i = *at + 1;
+    size_t at = 0;
+    long long count, arg_len;
+    int rc = resp_read_number(buf, len, &at, '*', RESP_MAX_ARGS, &count);
 
-    if (*at >= len)
-        return 0;
-    if (buf[*at] != prefix)
-        return -1;
-    for (*value = 0; i < len && buf[i] >= '0' && buf[i] <= '9'; i++) {
-        *value = *value * 10 + (size_t)(buf[i] - '0');
-        if (*value > MAX_ARG_LEN) /* refused before it can overflow, too */
-            return -1;
-    }
-    if (len - i < 2)
-        return 0; /* the rest of the line is still on its way */
-    if (i == *at + 1 || buf[i] != '\r' || buf[i + 1] != '\n')
-        return -1;
-    *at = i + 2;
-    return 1;
-}
-
-/* Names a command by its first argument, ignoring case as Redis does. */
-static enum resp_command name_command(const uint8_t *name, size_t len)
-{
-    if (len == 3 && strncasecmp((const char *)name, "get", 3) == 0)
-        return RESP_GET;
-    if (len == 3 && strncasecmp((const char *)name, "set", 3) == 0)
-        return RESP_SET;
-    return RESP_OTHER;
-}
-
-/* Same outcomes as find_kv_frame(), for a RESP command. */
-static enum frame find_resp_frame(const uint8_t *buf, size_t len, size_t *frame_len,
-                                  enum resp_command *command)
-{
-    size_t at = 0, count, arg_len;
-    int rc = read_resp_number(buf, len, &at, '*', &count);
-
-    if (rc <= 0)
-        return rc == 0 ? FRAME_INCOMPLETE : FRAME_INVALID;
-    if (count == 0 || count > RESP_MAX_ARGS)
-        return FRAME_INVALID;
-    for (size_t i = 0; i < count; i++) {
-        rc = read_resp_number(buf, len, &at, '$', &arg_len);
-        if (rc <= 0)
-            return rc == 0 ? FRAME_INCOMPLETE : FRAME_INVALID;
-        if (len - at < arg_len + 2)
-            return FRAME_INCOMPLETE;
+    if (rc <= 0 || count <= 0)
+        return rc == 0 ? KV1_INCOMPLETE : KV1_INVALID;
+    for (long long i = 0; i < count; i++) {
+        rc = resp_read_number(buf, len, &at, '$', KV1_MAX_ARG_LEN, &arg_len);
+        if (rc <= 0 || arg_len < 0)
+            return rc == 0 ? KV1_INCOMPLETE : KV1_INVALID;
+        if (len - at < (size_t)arg_len + 2)
+            return KV1_INCOMPLETE;
         if (buf[at + arg_len] != '\r' || buf[at + arg_len + 1] != '\n')
-            return FRAME_INVALID;
-        if (i == 0)
-            *command = name_command(buf + at, arg_len);
-        at += arg_len + 2;
+            return KV1_INVALID;
+        if (i == 0) {
+            *name = buf + at;
+            *name_len = (size_t)arg_len;
+        }
+        at += (size_t)arg_len + 2;
     }
     *frame_len = at;
-    return FRAME_COMPLETE;
+    return KV1_COMPLETE;
 }
 
-static int answer_resp_frame(struct buffer *out, enum frame frame, enum resp_command command)
+/* GET and SET by name, ignoring case as Redis does; any other command is refused. */
+static int answer_resp_frame(struct buf *out, enum kv1_frame frame, const uint8_t *name,
+                             size_t name_len)
 {
     static const char not_found[] = "$-1\r\n", ok[] = "+OK\r\n";
     static const char unknown[] = "-ERR unknown command (nullserver knows GET and SET)\r\n";
     static const char protocol_error[] = "-ERR Protocol error\r\n";
 
-    if (frame == FRAME_INCOMPLETE)
+    if (frame == KV1_INCOMPLETE)
         return 0;
-    if (frame != FRAME_COMPLETE)
-        return buffer_append(out, protocol_error, sizeof protocol_error - 1);
-    if (command == RESP_GET)
-        return buffer_append(out, not_found, sizeof not_found - 1);
-    if (command == RESP_SET)
-        return buffer_append(out, ok, sizeof ok - 1);
-    return buffer_append(out, unknown, sizeof unknown - 1);
+    if (frame != KV1_COMPLETE)
+        return buf_append(out, protocol_error, sizeof protocol_error - 1);
+    if (name_len == 3 && strncasecmp((const char *)name, "get", 3) == 0)
+        return buf_append(out, not_found, sizeof not_found - 1);
+    if (name_len == 3 && strncasecmp((const char *)name, "set", 3) == 0)
+        return buf_append(out, ok, sizeof ok - 1);
+    return buf_append(out, unknown, sizeof unknown - 1);
 }
 
 /* ------------------------------------------------------------------------------------
  * Clients
  * ------------------------------------------------------------------------------------ */
 
+/*
+ * A client's life: OPEN (reading and answering), then either CLOSING (it sent end of
+ * input: write what is owed, then close) or LINGERING (it got an ERROR: write what is
+ * owed, shut our side, and drop what it still sends until it closes).
+ */
+enum client_state { OPEN, CLOSING, LINGERING };
+
 struct client {
     int fd;
-    struct buffer in;  /* received, not yet a complete frame */
-    struct buffer out; /* replies not yet written */
+    enum client_state state;
+    bool shut;         /* LINGERING: our side is shut down */
+    bool dead;         /* to be removed from the table after this pass */
+    struct buf in;     /* received, not yet a complete frame */
+    struct buf out;    /* replies not yet written */
     size_t out_sent;
-    int closing;       /* no more reading: close once out is written */
-    int dead;          /* to be removed from the table after this pass */
 };
 
 /*
  * Answers every complete frame at the front of the input. A frame that cannot be
  * answered (an unknown type, a length over the limit, RESP garbage) gets an ERROR,
  * and since nothing after it can be framed, the rest of the input is dropped and the
- * client closed once its replies are out: the ones owed to earlier requests first.
+ * client left to linger once its replies are out: the ones owed to earlier requests first.
  */
 static int answer_frames(struct client *c)
 {
     size_t offset = 0, frame_len = 0;
-    enum frame frame = FRAME_INCOMPLETE;
-    int rc = 0;
+    enum kv1_frame frame;
+    int rc;
 
     do {
-        const uint8_t *at = c->in.data + offset;
-        size_t left = c->in.len - offset;
+        const uint8_t *at = c->in.data + offset, *name = NULL;
+        size_t left = c->in.len - offset, name_len = 0;
         unsigned type = 0;
-        enum resp_command command = RESP_OTHER;
         if (protocol == PROTO_KV) {
-            frame = find_kv_frame(at, left, &frame_len, &type);
+            frame = kv1_find_request(at, left, &frame_len, &type);
             rc = answer_kv_frame(&c->out, frame, type);
         } else {
-            frame = find_resp_frame(at, left, &frame_len, &command);
-            rc = answer_resp_frame(&c->out, frame, command);
+            frame = find_resp_frame(at, left, &frame_len, &name, &name_len);
+            rc = answer_resp_frame(&c->out, frame, name, name_len);
         }
-        if (frame == FRAME_COMPLETE)
+        if (frame == KV1_COMPLETE)
             offset += frame_len;
-    } while (frame == FRAME_COMPLETE && rc == 0);
-    buffer_consume(&c->in, offset);
-    if (frame == FRAME_INVALID || frame == FRAME_TOO_LONG) {
-        c->closing = 1;
+    } while (frame == KV1_COMPLETE && rc == 0);
+    buf_drop_front(&c->in, offset);
+    if (frame == KV1_INVALID || frame == KV1_TOO_LONG) {
+        c->state = LINGERING;
         c->in.len = 0;
     }
     return rc;
@@ -399,8 +247,9 @@ static int answer_frames(struct client *c)
 
 /*
  * Reads what the client has sent, up to READ_BUDGET so that one flooding client
- * cannot keep the others waiting. Returns 0, or -1 if the connection failed. A
- * client that closed its side still gets the replies to what it sent before.
+ * cannot keep the others waiting. Returns 0, or -1 if the connection failed. End of
+ * input: an OPEN client still gets the replies to what it sent before; a LINGERING one
+ * is done. A LINGERING client's bytes are read only to be dropped.
  */
 static int read_requests(struct client *c)
 {
@@ -408,7 +257,7 @@ static int read_requests(struct client *c)
 
     while (taken < READ_BUDGET) {
         ssize_t n;
-        if (buffer_reserve(&c->in, READ_CHUNK) < 0)
+        if (buf_reserve(&c->in, READ_CHUNK) < 0)
             return -1;
         n = read(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
         if (n < 0 && errno == EINTR)
@@ -416,10 +265,14 @@ static int read_requests(struct client *c)
         if (n < 0)
             return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
         if (n == 0) {
-            c->closing = 1;
+            if (c->state == LINGERING)
+                c->dead = true;
+            else
+                c->state = CLOSING;
             return 0;
         }
-        c->in.len += (size_t)n;
+        if (c->state != LINGERING)
+            c->in.len += (size_t)n;
         taken += (size_t)n;
     }
     return 0;
@@ -440,29 +293,43 @@ static int write_replies(struct client *c)
     return 0;
 }
 
+/* Whether poll() should wake us to read: not while it owes much, nor once it sent EOF. */
+static bool wants_input(const struct client *c)
+{
+    if (c->state == CLOSING)
+        return false;
+    return c->state == LINGERING || c->out.len - c->out_sent < OUT_HIGH_WATER;
+}
+
 /* One wakeup of one client: read, answer, write. Marks it dead when it is finished. */
 static void serve_client(struct client *c, short revents)
 {
-    if ((revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) && !c->closing) {
-        if (read_requests(c) < 0 || answer_frames(c) < 0) {
-            c->dead = 1;
+    if ((revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) && wants_input(c)) {
+        /* Even after end of input: the frames that came before it are owed replies. */
+        if (read_requests(c) < 0 || (c->state != LINGERING && answer_frames(c) < 0)) {
+            c->dead = true;
             return;
         }
     }
     if (write_replies(c) < 0) {
-        c->dead = 1;
+        c->dead = true;
         return;
     }
-    if (c->closing && c->out.len == 0)
-        c->dead = 1;
+    if (c->out.len > 0)
+        return;
+    if (c->state == CLOSING) {
+        c->dead = true;
+    } else if (c->state == LINGERING && !c->shut) {
+        c->shut = true;
+        if (shutdown(c->fd, SHUT_WR) < 0)
+            c->dead = true;
+    }
 }
 
-/* Wants to read unless it is closing or has not read the replies it already owes. */
 static short client_events(const struct client *c)
 {
-    short events = 0;
-    if (!c->closing && c->out.len - c->out_sent < OUT_HIGH_WATER)
-        events |= POLLIN;
+    short events = wants_input(c) ? POLLIN : 0;
+
     if (c->out_sent < c->out.len)
         events |= POLLOUT;
     return events;
@@ -476,8 +343,8 @@ struct server {
     int listen_fd;
     struct client *clients;
     size_t count, cap;
-    struct pollfd *fds;       /* [0] the wake pipe, [1] the listener, then the clients */
-    int accept_paused;        /* out of file descriptors: wait until a client leaves */
+    struct pollfd *fds; /* [0] the listener, then the clients in the same order */
+    bool accept_paused; /* out of descriptors or memory: wait for a client to leave */
 };
 
 /*
@@ -520,12 +387,10 @@ static int local_port(int fd, uint16_t *port)
 
 static int add_client(struct server *s, int fd)
 {
-    int one = 1;
-
     if (s->count == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 64;
         struct client *clients = realloc(s->clients, cap * sizeof *clients);
-        struct pollfd *fds = realloc(s->fds, (cap + 2) * sizeof *fds);
+        struct pollfd *fds = realloc(s->fds, (cap + 1) * sizeof *fds);
         if (clients != NULL)
             s->clients = clients;
         if (fds != NULL)
@@ -534,29 +399,54 @@ static int add_client(struct server *s, int fd)
             return -1;
         s->cap = cap;
     }
-    if (set_nonblocking(fd) < 0 || setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
+    if (set_nonblocking(fd) < 0 || set_nodelay(fd) < 0)
         return -1;
     memset(&s->clients[s->count], 0, sizeof s->clients[s->count]);
     s->clients[s->count++].fd = fd;
     return 0;
 }
 
-/* Accepts every client waiting in the backlog. */
-static void accept_clients(struct server *s)
+/*
+ * accept() failures that one pending client caused (it reset before we took it, a
+ * firewall refused it): skip it and take the next. The steps' client_gave_up() again.
+ */
+static bool client_gave_up(int err)
+{
+    switch (err) {
+    case ECONNABORTED: case EPROTO: case ENETDOWN: case ENETUNREACH:
+    case EHOSTDOWN: case EHOSTUNREACH: case ENOPROTOOPT: case EOPNOTSUPP:
+    case EPERM: case ETIMEDOUT:
+#ifdef ENONET /* Linux only */
+    case ENONET:
+#endif
+        return true;
+    default:
+        return false;
+    }
+}
+
+/*
+ * Accepts every client waiting in the backlog. Out of descriptors or memory, the
+ * listener would wake poll() again at once, forever: accepting pauses until a client
+ * leaves or a second passes. Returns -1 only if accept() fails for a reason no client
+ * caused, which no retry would mend.
+ */
+static int accept_clients(struct server *s)
 {
     for (;;) {
         int fd = accept(s->listen_fd, NULL, NULL);
         if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return 0;
+            if (errno == EINTR || client_gave_up(errno))
                 continue;
-            if (errno == EMFILE || errno == ENFILE) {
-                /* Left in the backlog, it would wake poll() again at once, forever. */
-                log_errno("accept (pausing until a client leaves)");
-                s->accept_paused = 1;
-            } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                log_errno("accept");
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                log_errno("accept (paused until a connection closes)");
+                s->accept_paused = true;
+                return 0;
             }
-            return;
+            log_errno("accept");
+            return -1;
         }
         if (add_client(s, fd) < 0) {
             log_errno("new client");
@@ -570,8 +460,8 @@ static void close_client(struct client *c)
 {
     if (close(c->fd) < 0)
         log_errno("close");
-    free(c->in.data);
-    free(c->out.data);
+    buf_free(&c->in);
+    buf_free(&c->out);
 }
 
 /* Removes the dead clients, moving the last one into each hole: order does not matter. */
@@ -584,41 +474,42 @@ static void sweep_clients(struct server *s)
         }
         close_client(&s->clients[i]);
         s->clients[i] = s->clients[--s->count];
-        s->accept_paused = 0;
+        s->accept_paused = false;
     }
 }
 
 static size_t build_poll_set(struct server *s)
 {
-    s->fds[0].fd = wake_pipe[0];
-    s->fds[0].events = POLLIN;
-    s->fds[1].fd = s->accept_paused ? -1 : s->listen_fd; /* a negative fd is skipped */
-    s->fds[1].events = POLLIN;
+    s->fds[0].fd = s->listen_fd;
+    s->fds[0].events = s->accept_paused ? 0 : POLLIN;
     for (size_t i = 0; i < s->count; i++) {
-        s->fds[i + 2].fd = s->clients[i].fd;
-        s->fds[i + 2].events = client_events(&s->clients[i]);
+        s->fds[i + 1].fd = s->clients[i].fd;
+        s->fds[i + 1].events = client_events(&s->clients[i]);
     }
-    return s->count + 2;
+    return s->count + 1;
 }
 
 static int serve_forever(struct server *s)
 {
     while (!stop_requested) {
         size_t n = build_poll_set(s);
-        if (poll(s->fds, (nfds_t)n, -1) < 0) {
+        int ready = poll(s->fds, (nfds_t)n, POLL_TIMEOUT_MS);
+        if (ready < 0) {
             if (errno == EINTR)
                 continue;
             log_errno("poll");
             return -1;
         }
+        if (ready == 0)
+            s->accept_paused = false; /* a quiet second: try accept() again */
         /* Clients first: accepting may move the table, and fds[] still matches it. */
-        for (size_t i = 2; i < n; i++) {
+        for (size_t i = 1; i < n; i++) {
             if (s->fds[i].revents != 0)
-                serve_client(&s->clients[i - 2], s->fds[i].revents);
+                serve_client(&s->clients[i - 1], s->fds[i].revents);
         }
         sweep_clients(s);
-        if (s->fds[1].revents & POLLIN)
-            accept_clients(s);
+        if ((s->fds[0].revents & POLLIN) && accept_clients(s) < 0)
+            return -1;
     }
     return 0;
 }
@@ -657,7 +548,7 @@ int main(int argc, char **argv)
     uint16_t port;
     int status;
 
-    if (parse_command_line(argc, argv, &port, &protocol) < 0) {
+    if (parse_command_line(argc, argv, &port) < 0) {
         fprintf(stderr, "usage: %s [--port PORT] [--protocol kv|resp]\n", argv[0]);
         return 2;
     }
@@ -667,7 +558,7 @@ int main(int argc, char **argv)
     }
     raise_fd_limit();
     memset(&s, 0, sizeof s);
-    s.fds = calloc(2, sizeof *s.fds); /* grows with the clients; first the two fixed ones */
+    s.fds = calloc(1, sizeof *s.fds); /* grows with the clients; first the listener */
     if (s.fds == NULL) {
         log_errno("calloc");
         return 1;

@@ -5,7 +5,7 @@
  * read them one byte at a time with shifts, never by casting a byte pointer to a wider
  * type: that works whatever the host's byte order and alignment rules. Each step's
  * protocol.c has its own copy, so that a step builds from its own folder alone; the
- * tools in common/ share this one.
+ * tools in common/ share this one, through kv1.h, which builds the protocol's frames.
  */
 #ifndef WIRE_H
 #define WIRE_H
