@@ -6,6 +6,7 @@
 #   make test            check-steps, then every step's tests, two steps at a time
 #   make test-03         one step's tests, every one of them
 #   make test-03 SERVER=path/to/your/server          step 03's tests against your server
+#   make test TEST_JOBS=1                            one step at a time
 #   make check-steps     each step differs from the one before only where its chapter
 #                        says (docs/step-files.txt, scripts/check-steps)
 #   make test-san        every step's tests against ASan+UBSan builds
@@ -46,19 +47,21 @@ SUITES_05 := $(SUITES_04) 05-hashtable
 TEST_SLOW ?= all
 TEST_JOBS ?= 2
 suite_steps = $(foreach n,$(STEPS),$(if $(filter $(1),$(SUITES_$(n))),$(n)))
-suite_whole = $(filter $(1),$(firstword $(call suite_steps,$(2))) $(lastword $(call suite_steps,$(2))))
+suite_ends = $(firstword $(call suite_steps,$(1))) $(lastword $(call suite_steps,$(1)))
+suite_whole = $(filter $(1),$(call suite_ends,$(2)))
 whole_suites = $(if $(filter all,$(TEST_SLOW)),$(SUITES_$(1)), \
                    $(foreach s,$(SUITES_$(1)),$(if $(call suite_whole,$(1),$(s)),$(s))))
 fast_suites = $(filter-out $(call whole_suites,$(1)),$(SUITES_$(1)))
 # run_suites NN ENV: bats on step NN's suites; those not run whole skip the `slow` tests.
 run_suites = status=0; \
-    $(2) $(BATS) $(BATS_FLAGS) $(patsubst %,tests/%.bats,$(call whole_suites,$(1))) || status=1; \
+    $(2) $(BATS) $(BATS_FLAGS) $(patsubst %,tests/%.bats,$(call whole_suites,$(1))) \
+        || status=1; \
     $(if $(call fast_suites,$(1)),$(2) $(BATS) $(BATS_FLAGS) --filter-tags '!slow' \
         $(patsubst %,tests/%.bats,$(call fast_suites,$(1))) || status=1;) exit $$status
 
 step_dir = $(filter steps/$(1)-%,$(STEP_DIRS))
 
-.PHONY: all clean test test-san san check-steps $(addprefix step-,$(STEPS)) $(addprefix diff-,$(STEPS)) \
+.PHONY: all clean test test-san san $(addprefix step-,$(STEPS)) $(addprefix diff-,$(STEPS)) \
         $(addprefix test-,$(STEPS)) $(addprefix test-san-,$(STEPS))
 
 all: $(addprefix build/step-,$(STEPS)) $(TOOLS) $(TEST_PROGRAMS)
@@ -88,7 +91,8 @@ test-$(1): build/step-$(1) $(TOOLS) $(TEST_PROGRAMS)
 
 test-san-$(1): build/san/step-$(1) $(TOOLS) $(TEST_PROGRAMS) $(SAN_TEST_PROGRAMS)
 	@echo "== step $(1) under ASan+UBSan =="
-	@$$(call run_suites,$(1),KV_SERVER=build/san/step-$(1) KV_HASHTABLE_TEST=build/san/hashtable_test)
+	@$$(call run_suites,$(1),KV_SERVER=build/san/step-$(1) \
+	    KV_HASHTABLE_TEST=build/san/hashtable_test)
 endef
 $(foreach n,$(STEPS),$(eval $(call step_rules,$(n))))
 
@@ -134,6 +138,7 @@ san: $(addprefix build/san/step-,$(STEPS))
 test-san: check-steps all san $(SAN_TEST_PROGRAMS)
 	@MAKE="$(MAKE)" scripts/test-steps $(TEST_JOBS) test-san $(STEPS)
 
+.PHONY: check-steps
 check-steps:
 	@scripts/check-steps
 

@@ -20,7 +20,7 @@ pipe_expect() {
 
 # bats test_tags=implementation
 @test "the hash table's own test program passes" {
-    implementation_test "it runs this project's hash table (tests/hashtable_test.c), not the server's"
+    implementation_test "it runs this project's own table (tests/hashtable_test.c), not yours"
     run "$KV_HASHTABLE_TEST"
     expect_status 0
 }
