@@ -1,10 +1,14 @@
 # Makefile - builds every step, the shared tools and the tests, into build/ only.
 #
 #   make                 build everything
-#   make step-04         build step 04 and run it in the foreground (port 7379)
+#   make step-04         build everything and run step 04 in the foreground (port 7379)
 #   make diff-04         what chapter 04 changed: diff -u of steps 03 and 04
-#   make test            every step's tests          make test-03   one step's tests
+#   make test            check-steps, then every step's tests, two steps at a time
+#   make test-03         one step's tests, every one of them
 #   make test-03 SERVER=path/to/your/server          step 03's tests against your server
+#   make test TEST_JOBS=1                            one step at a time
+#   make check-steps     each step differs from the one before only where its chapter
+#                        says (docs/step-files.txt, scripts/check-steps)
 #   make test-san        every step's tests against ASan+UBSan builds
 #   make valgrind        every step's server under valgrind's memcheck  (tests/valgrind.mk)
 #   make fuzz STEP=03    fuzz step 03's request parser; make fuzz-ci: every step briefly
@@ -37,6 +41,25 @@ SUITES_03 := 00-command-line 02-protocol 03-event-loop
 SUITES_04 := $(SUITES_03) 04-pipelining
 SUITES_05 := $(SUITES_04) 05-hashtable
 
+# Tests tagged `slow` (stress: thousands of connections or keys, storms, sleeps) run whole
+# on the step that introduced their suite and on the newest step that has it. `make test`
+# (TEST_SLOW=ends) skips them on the steps between, so its time grows with the number of
+# steps, not with its square. `make test-NN` alone runs everything (TEST_SLOW=all).
+TEST_SLOW ?= all
+TEST_JOBS ?= 2
+suite_steps = $(foreach n,$(STEPS),$(if $(filter $(1),$(SUITES_$(n))),$(n)))
+suite_ends = $(firstword $(call suite_steps,$(1))) $(lastword $(call suite_steps,$(1)))
+suite_whole = $(filter $(1),$(call suite_ends,$(2)))
+whole_suites = $(if $(filter all,$(TEST_SLOW)),$(SUITES_$(1)), \
+                   $(foreach s,$(SUITES_$(1)),$(if $(call suite_whole,$(1),$(s)),$(s))))
+fast_suites = $(filter-out $(call whole_suites,$(1)),$(SUITES_$(1)))
+# run_suites NN ENV: bats on step NN's suites; those not run whole skip the `slow` tests.
+run_suites = status=0; \
+    $(2) $(BATS) $(BATS_FLAGS) $(patsubst %,tests/%.bats,$(call whole_suites,$(1))) \
+        || status=1; \
+    $(if $(call fast_suites,$(1)),$(2) $(BATS) $(BATS_FLAGS) --filter-tags '!slow' \
+        $(patsubst %,tests/%.bats,$(call fast_suites,$(1))) || status=1;) exit $$status
+
 step_dir = $(filter steps/$(1)-%,$(STEP_DIRS))
 
 .PHONY: all clean test test-san san $(addprefix step-,$(STEPS)) $(addprefix diff-,$(STEPS)) \
@@ -58,19 +81,19 @@ build/step-$(1): $(wildcard $(call step_dir,$(1))/*.c $(call step_dir,$(1))/*.h)
 build/san/step-$(1): $(wildcard $(call step_dir,$(1))/*.c $(call step_dir,$(1))/*.h) | build/san
 	$$(CC) $$(WARN) $$(SANFLAGS) -o $$@ $(wildcard $(call step_dir,$(1))/*.c)
 
-step-$(1): build/step-$(1)
+# The client (build/kv), kvbench and the test programs too: the README and the chapters
+# use them beside the running server.
+step-$(1): build/step-$(1) $(TOOLS) $(TEST_PROGRAMS)
 	./build/step-$(1)
 
 test-$(1): build/step-$(1) $(TOOLS) $(TEST_PROGRAMS)
 	@echo "== step $(1): $$(or $$(SERVER),build/step-$(1)) =="
-	KV_SERVER="$$(or $$(SERVER),build/step-$(1))" $$(BATS) $$(BATS_FLAGS) \
-	    $$(foreach s,$$(SUITES_$(1)),tests/$$(s).bats)
+	@$$(call run_suites,$(1),KV_SERVER="$$(or $$(SERVER),build/step-$(1))")
 
 test-san-$(1): build/san/step-$(1) $(TOOLS) $(TEST_PROGRAMS) $(SAN_TEST_PROGRAMS)
 	@echo "== step $(1) under ASan+UBSan =="
-	KV_SERVER=build/san/step-$(1) KV_HASHTABLE_TEST=build/san/hashtable_test \
-	$$(BATS) $$(BATS_FLAGS) \
-	    $$(foreach s,$$(SUITES_$(1)),tests/$$(s).bats)
+	@$$(call run_suites,$(1),KV_SERVER=build/san/step-$(1) \
+	    KV_HASHTABLE_TEST=build/san/hashtable_test)
 endef
 $(foreach n,$(STEPS),$(eval $(call step_rules,$(n))))
 
@@ -106,11 +129,19 @@ build/san/hashtable_test: tests/hashtable_test.c $(wildcard steps/05-*/*.h) $(HA
 # Tests
 # ---------------------------------------------------------------------------------------
 
-test: $(addprefix test-,$(STEPS))
+# make test and make test-san run TEST_JOBS steps at a time, each into its own log under
+# build/test-logs/, and print the logs whole, in step order (scripts/test-steps).
+test: check-steps all
+	@MAKE="$(MAKE)" scripts/test-steps $(TEST_JOBS) test $(STEPS)
 
 san: $(addprefix build/san/step-,$(STEPS))
 
-test-san: $(addprefix test-san-,$(STEPS))
+test-san: check-steps all san $(SAN_TEST_PROGRAMS)
+	@MAKE="$(MAKE)" scripts/test-steps $(TEST_JOBS) test-san $(STEPS)
+
+.PHONY: check-steps
+check-steps:
+	@scripts/check-steps
 
 clean:
 	rm -rf build

@@ -35,7 +35,7 @@ FUZZ_CI_SECONDS ?= 20
 #                     field; the payload is only skipped or copied. Small inputs run fast
 #                     and still reach every branch, and 4 KiB holds hundreds of frames,
 #                     enough to make step 05's table resize several times.
-#   -malloc_limit_mb=64  a single allocation over 64 MiB is a crash: SPEC.md forbids
+#   -malloc_limit_mb=64  a single allocation over 64 MiB is a crash: docs/protocol.md forbids
 #                     allocating what a client declares beyond 32 MiB.
 #   -rss_limit_mb=1024   all memory together; step 02 legitimately allocates up to 32 MiB
 #                     for a declared argument, and ASan holds freed blocks in quarantine.

@@ -68,7 +68,7 @@ static void bytes_append(struct bytes *b, const void *more, size_t len)
     b->len += len;
 }
 
-/* A response as SPEC.md lays it out, encoded here without protocol.c's help. */
+/* A response as docs/protocol.md lays it out, encoded here without protocol.c's help. */
 static void bytes_append_response(struct bytes *b, enum status status, const void *payload,
                                   size_t len)
 {

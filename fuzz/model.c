@@ -3,9 +3,9 @@
  *
  * The framing model walks a request by the offsets where each field ends, kept in 64 bits:
  * an offset plus a 32-bit length can then never wrap, so every comparison below is the
- * plain one SPEC.md's prose suggests. The store model keeps its entries in an array and
- * searches it from the start; the fuzz inputs are a few KiB, so it never holds more than a
- * few hundred keys.
+ * plain one docs/protocol.md's prose suggests. The store model keeps its entries in an
+ * array and searches it from the start; the fuzz inputs are a few KiB, so it never holds
+ * more than a few hundred keys.
  *
  * The model's own memory is checked by the same sanitizers as the steps: it must not leak
  * either, so model_clear frees everything.

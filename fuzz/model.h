@@ -2,9 +2,9 @@
  * model.h - KV/1 written down a second time, as plainly as possible, for the fuzz targets
  * to hold each step's code up against.
  *
- * Two models. The framing model says what SPEC.md makes of the bytes at the front of a
- * stream: a whole request (and where its arguments are), only part of one, or a stream the
- * server must refuse. The store model is a flat array searched from the start: too slow for
+ * Two models. The framing model says what docs/protocol.md makes of the bytes at the front
+ * of a stream: a whole request (and where its arguments are), only part of one, or a stream
+ * the server must refuse. The store model is a flat array searched from the start: too slow for
  * a server, too simple to be wrong. Neither includes a step's header or shares its code, so
  * a mistake in a step cannot hide by being copied into its own yardstick.
  *
@@ -32,7 +32,7 @@
 _Noreturn void check_failed(const char *file, int line, const char *rule);
 
 /* ------------------------------------------------------------------------------------
- * Framing (SPEC.md section 1)
+ * Framing (docs/protocol.md, "Requests" and "Limits")
  * ------------------------------------------------------------------------------------ */
 
 #define MODEL_MAX_ARG_LEN 33554432u /* 32 MiB: longer arguments are refused */

@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
-# 00-command-line.bats - the server's command line, which every step keeps (SPEC.md §3):
+# 00-command-line.bats - the server's command line, which every step keeps (docs/testing.md,
+# "Testing your own server"):
 # --port, the ready line, exit status 0 on SIGINT and SIGTERM, status 2 for bad usage.
 
 load helpers
@@ -32,6 +33,12 @@ teardown() {
     done
     run cat "$BATS_TEST_TMPDIR/server.out"
     expect_output "listening on 127.0.0.1:$free"
+    # And it answers there: a GET frame comes back echoed (step 01) or answered (02 on).
+    PORT=$free
+    run kv raw --dump --hex <<<"0001 00000001 6b"
+    [ "$status" -eq 0 ] && [ -n "$output" ] ||
+        fail "the server said it listens on port $free, but a client connecting there got" \
+            "no reply (exit status $status): $output"
 }
 
 # bats test_tags=stage:2

@@ -49,10 +49,25 @@ echo_file() {
 
 # bats test_tags=stage:3
 @test "a second client is served after the first one leaves" {
-    run kv raw --dump <<<"first"
+    local first second=$BATS_TEST_TMPDIR/second
+    exec {first}<>"/dev/tcp/127.0.0.1/$PORT"
+    printf 'first\n' >&"$first"
+    run timeout 5 head -n 1 <&"$first"
     expect_output "first"
-    run kv raw --dump <<<"second"
+    # While the first client stays connected, a second one waits in the listen backlog:
+    # the kernel completes its connection, but this server serves one client at a time.
+    kv raw --dump <<<"second" >"$second" {first}>&- &
+    local waiting=$!
+    sleep 0.5
+    [ ! -s "$second" ] ||
+        fail "the second client was answered while the first was still connected;" \
+            "step 01 serves one connection at a time (chapter 01)"
+    exec {first}>&-
+    # Once the first leaves, the server accepts the one waiting: it is served, not dropped.
+    wait "$waiting" || fail "the waiting client failed once the first had left"
+    run cat "$second"
     expect_output "second"
+    expect_server_recovers
 }
 
 # bats test_tags=stage:4

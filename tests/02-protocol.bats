@@ -19,10 +19,12 @@ store_a_key() {
     expect_output "OK"
 }
 
+# ... and the abuser's connection must be gone: closed, not left open or spinning.
 expect_key_kept() {
     run kv get kept
     expect_output "safe"
     expect_server_serves
+    expect_server_recovers
 }
 
 # ---------------------------------------------------------------------------------------
@@ -108,6 +110,7 @@ expect_key_kept() {
     expect_same_file "$BATS_TEST_TMPDIR/big" "$BATS_TEST_TMPDIR/got"
 }
 
+# bats test_tags=slow
 @test "an argument of exactly 32 MiB, the limit, is accepted" {
     head -c 33554432 /dev/urandom >"$BATS_TEST_TMPDIR/limit"
     run kv set at-limit @"$BATS_TEST_TMPDIR/limit"
@@ -177,6 +180,7 @@ expect_key_kept() {
     [ "${lines[1]}" = '"v"' ] || fail "expected the GET's value second, got: $output"
     [[ ${lines[2]} == "(error) "* ]] || fail "expected the ERROR third, got: $output"
     [ "${lines[3]}" = "(closed)" ] || fail "expected the server to close last, got: $output"
+    expect_server_recovers
 }
 
 @test "after an ERROR the server closes the connection itself, even if the client does not" {
@@ -189,8 +193,11 @@ expect_key_kept() {
     [ "$status" -ne 124 ] || fail "the server sent its ERROR but did not close within 5 s"
     [ "$(head -c 2 "$BATS_TEST_TMPDIR/reply" | od -An -tx1 | tr -d ' ')" = "0002" ] ||
         fail "expected an ERROR status (0002) first, got: $(od -An -tx1 "$BATS_TEST_TMPDIR/reply")"
+    # Our close ends the server's draining: it must now close its side too.
+    expect_server_recovers
 }
 
+# bats test_tags=slow
 @test "a slow reader gets every reply and the ERROR, though it sent more after the bad frame" {
     head -c 1048576 /dev/zero | tr '\0' 'x' >"$BATS_TEST_TMPDIR/value"
     kv set big @"$BATS_TEST_TMPDIR/value"
@@ -207,6 +214,7 @@ expect_key_kept() {
         fail "expected $want bytes (three 1 MiB replies, then the ERROR), got $got:" \
             "a server that close()s with unread input resets the connection, and the" \
             "reset throws away the replies still queued for the client"
+    expect_server_recovers
 }
 
 # ---------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ teardown() {
     stop_server
 }
 
+# bats test_tags=slow
 @test "20,000 pipelined requests in one write all come back, correct and in order" {
     seq 10000 | awk '{ print "set key:" $1 " value:" $1; print "get key:" $1 }' \
         >"$BATS_TEST_TMPDIR/commands"
@@ -40,6 +41,7 @@ teardown() {
     done
 }
 
+# bats test_tags=slow
 @test "large values in a pipeline come back whole and in order" {
     local value
     value=$(head -c 262144 /dev/zero | tr '\0' 'v')
@@ -70,9 +72,12 @@ teardown() {
     run tail -n 2 "$BATS_TEST_TMPDIR/replies"
     [[ ${lines[0]} == "(error) "* ]] || fail "expected ERROR after the 1000 replies, got: $output"
     [ "${lines[1]}" = "(closed)" ] || fail "expected the close last, got: $output"
+    expect_server_recovers
 }
 
+# bats test_tags=implementation,slow
 @test "1,000 pipelined requests are answered with a handful of write() calls, not 1,000" {
+    implementation_test "how a server batches its write() calls is its own choice"
     command -v strace >/dev/null || skip "strace is not installed"
     [ -z "${KV_UNDER_VALGRIND:-}" ] || skip "memcheck's own write() calls would be counted"
     for _ in $(seq 1000); do echo "0001 00000001 78"; done >"$BATS_TEST_TMPDIR/frames"

@@ -18,11 +18,14 @@ pipe_expect() {
     expect_same_lines "$2" "$BATS_TEST_TMPDIR/replies"
 }
 
+# bats test_tags=implementation
 @test "the hash table's own test program passes" {
+    implementation_test "it runs this project's own table (tests/hashtable_test.c), not yours"
     run "$KV_HASHTABLE_TEST"
     expect_status 0
 }
 
+# bats test_tags=slow
 @test "200,000 keys set, all read back, half deleted, and the other half intact" {
     local t=$BATS_TEST_TMPDIR
     seq 200000 | awk '{ print "set key:" $1 " value:" $1 }' >"$t/set"
@@ -53,6 +56,7 @@ pipe_expect() {
     expect_status 1
 }
 
+# bats test_tags=slow
 @test "a key set, deleted and set again through many resizes keeps its latest value" {
     local t=$BATS_TEST_TMPDIR
     {

@@ -1,8 +1,9 @@
 # helpers.bash - what every test suite loads: start a server, talk to it, check replies.
 #
 # The server under test is $KV_SERVER (the Makefile sets it: build/step-NN, or your own
-# binary with SERVER=...). Any server that keeps SPEC.md's command line works: it must
-# accept --port 0, print "listening on 127.0.0.1:PORT" once ready, and exit 0 on SIGTERM.
+# binary with SERVER=...). Any server that keeps the command line docs/testing.md describes
+# works: it must accept --port 0, print "listening on 127.0.0.1:PORT" once ready, and exit
+# 0 on SIGTERM.
 #
 # Each test gets a fresh server (setup) that is stopped and checked (teardown): a server
 # that crashed, leaked under ASan, or ignored SIGTERM fails the test it happened in.
@@ -22,7 +23,43 @@ export BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-60}
 
 fail() {
     printf '%s\n' "$@" >&2
+    note_server_death
     return 1
+}
+
+# signal_name STATUS: for an exit status above 128 (a death by signal), the signal's name
+# and what it usually means; otherwise nothing.
+signal_name() {
+    local name
+    [ "$1" -gt 128 ] || return 0
+    name=$(kill -l $(($1 - 128)) 2>/dev/null) || name="signal $(($1 - 128))"
+    case $name in
+    SEGV) echo "SIGSEGV (a bad pointer: run it under ASan, see docs/testing.md)" ;;
+    ABRT) echo "SIGABRT (abort(): a failed assert, or the C library found a corrupt heap)" ;;
+    BUS | FPE | ILL) echo "SIG$name" ;;
+    KILL) echo "SIGKILL (killed from outside: out of memory?)" ;;
+    PIPE) echo "SIGPIPE (a write to a client that had gone: ignore SIGPIPE, chapter 01)" ;;
+    *) echo "SIG$name" ;;
+    esac
+}
+
+# note_server_death: if the test's server has died while the test ran, says so once, with
+# the signal or status and its stderr: the usual reason for a reply that never came.
+note_server_death() {
+    local status=0
+    # Only the shell that started the server can wait for it (not a $(...) subshell).
+    [ -n "${SERVER_PID:-}" ] && [ "$BASHPID" = "${SERVER_SHELL:-}" ] && ! server_alive ||
+        return 0
+    wait "$SERVER_PID" 2>/dev/null || status=$?
+    SERVER_PID=
+    SERVER_DIED=1
+    if [ "$status" -gt 128 ]; then
+        printf '%s\n' "the server died during this test, of $(signal_name "$status")," \
+            "exit status $status; its stderr:" "$(server_log)" >&2
+    else
+        printf '%s\n' "the server exited during this test with status $status," \
+            "before anything stopped it; its stderr:" "$(server_log)" >&2
+    fi
 }
 
 # expect_output WANT: the last `run` printed exactly WANT.
@@ -73,12 +110,15 @@ start_server() {
         exec "$KV_SERVER" --port 0
     ) >"$out" 2>"$BATS_TEST_TMPDIR/server.err" 3>&- &
     SERVER_PID=$!
+    SERVER_SHELL=$BASHPID
+    SERVER_DIED=
     for _ in $(seq 100); do
         if IFS= read -r line <"$out" && [ -n "$line" ]; then
             [[ $line =~ ^listening\ on\ 127\.0\.0\.1:([0-9]+)$ ]] ||
                 fail "server's first line should be 'listening on 127.0.0.1:PORT', got: $line"
             PORT=${BASH_REMATCH[1]}
             export KV_PORT=$PORT
+            SERVER_BASE_FDS=$(server_fd_count)
             return 0
         fi
         kill -0 "$SERVER_PID" 2>/dev/null ||
@@ -92,16 +132,26 @@ server_log() {
     cat "$BATS_TEST_TMPDIR/server.err" 2>/dev/null
 }
 
+# bash reaps a dead child at once, so kill -0 fails as soon as the server has died.
 server_alive() {
     kill -0 "$SERVER_PID" 2>/dev/null
 }
 
-# Stops the server with SIGTERM and fails unless it exits with status 0 within 5 s.
+# stop_server [SECONDS]: stops the server with SIGTERM and fails unless it exits with
+# status 0 within SECONDS (5 by default). A server that had already died fails the test
+# with the signal that killed it: that is a crash during the test, not at SIGTERM.
 stop_server() {
-    local status=0
-    [ -n "${SERVER_PID:-}" ] || return 0
+    local status=0 wait_for=${1:-5}
+    if [ -z "${SERVER_PID:-}" ]; then
+        [ -z "${SERVER_DIED:-}" ] || return 1 # already reported by note_server_death
+        return 0
+    fi
+    if ! server_alive; then
+        fail "(the server was no longer running when the test ended)"
+        return 1
+    fi
     kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 100); do
+    for _ in $(seq "$((wait_for * 20))"); do
         server_alive || break
         sleep 0.05
     done
@@ -109,11 +159,14 @@ stop_server() {
         kill -KILL "$SERVER_PID"
         wait "$SERVER_PID" 2>/dev/null || true
         SERVER_PID=
-        fail "server did not exit within 5 s of SIGTERM"
+        fail "server did not exit within $wait_for s of SIGTERM"
         return 1
     fi
     wait "$SERVER_PID" || status=$?
     SERVER_PID=
+    [ "$status" -le 128 ] ||
+        fail "server was killed by $(signal_name "$status") (exit status $status) on" \
+            "its way out after SIGTERM; its stderr:" "$(server_log)" || return 1
     [ "$status" -eq 0 ] ||
         fail "server exited with status $status after SIGTERM (want 0); its stderr:" "$(server_log)"
 }
@@ -137,7 +190,7 @@ frame() {
 # The server still answers a fresh client: the proof that an earlier abuse cost only
 # the abuser's own connection and no stored key.
 expect_server_serves() {
-    server_alive || fail "the server is no longer running; its stderr:" "$(server_log)"
+    server_alive || fail "the server should still be running after that"
     run kv set canary alive
     expect_output "OK"
     run kv get canary
@@ -221,6 +274,69 @@ expect_server_idle() {
 # server_fd_count: how many descriptors the server holds open.
 server_fd_count() {
     ls "/proc/$SERVER_PID/fd" | wc -l
+}
+
+# expect_server_recovers: after a client that broke the protocol, vanished, or was cut
+# off, the server is back where it started. Its descriptors return to the count it had
+# once ready (every connection that ended was closed), within a deadline, and it then
+# goes idle (no connection left spinning in the poll loop). Call it once the test's own
+# connections are all closed. The CPU part is skipped under valgrind, whose own threads
+# and slower clock make an idle server look busy.
+expect_server_recovers() {
+    local start=$SECONDS deadline=$((SECONDS + 5)) fds
+    [ -z "${KV_UNDER_VALGRIND:-}" ] || deadline=$((SECONDS + 10))
+    server_alive || fail "the server should still be running after that"
+    while fds=$(server_fd_count) && [ "$fds" -gt "$SERVER_BASE_FDS" ] &&
+        [ "$SECONDS" -lt "$deadline" ]; do
+        sleep 0.1
+    done
+    [ "$fds" -le "$SERVER_BASE_FDS" ] ||
+        fail "the server held $SERVER_BASE_FDS descriptors once ready, and still holds $fds" \
+            "$((deadline - start)) s after the test's clients left: a connection that ended" \
+            "was never closed, and its descriptor leaked" \
+            "(docs/02-protocol.md, 'Hanging up, seen from the server'; for steps 03 on," \
+            "the connection states of docs/03-event-loop.md)" || return 1
+    [ -n "${KV_UNDER_VALGRIND:-}" ] || expect_server_idle_ms 300
+}
+
+# expect_server_idle_ms MS: over MS milliseconds, the server uses under a quarter of a
+# CPU (a loaded machine may slow a spinning server down, never make it use nothing).
+expect_server_idle_ms() {
+    local before after hz
+    hz=$(getconf CLK_TCK)
+    before=$(server_cpu_ticks)
+    sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"
+    after=$(server_cpu_ticks)
+    [ $((after - before)) -lt $((hz * $1 / 4000 + 1)) ] ||
+        fail "the server used $((after - before)) CPU ticks ($hz a second) in $1 ms with" \
+            "nothing to do: something is spinning, such as a connection that reached EOF" \
+            "and was never closed, so poll() reports it readable again at once"
+}
+
+# ---------------------------------------------------------------------------------------
+# Tests of this implementation, not of the behaviour every server must have
+# ---------------------------------------------------------------------------------------
+
+# is_this_implementation: true if the server under test is one of this repository's own
+# builds (build/step-NN, build/san/step-NN, either under valgrind), false for any other
+# server, such as yours passed with SERVER=. KV_IMPLEMENTATION_TESTS=1 or 0 overrides.
+is_this_implementation() {
+    local server=${VALGRIND_SERVER:-$KV_SERVER}
+    case ${KV_IMPLEMENTATION_TESTS:-} in
+    1) return 0 ;;
+    0) return 1 ;;
+    esac
+    server=$(realpath -q "$server" 2>/dev/null || command -v "$server" || echo "$server")
+    [[ $server == "$KV_ROOT"/build/step-[0-9][0-9] ||
+        $server == "$KV_ROOT"/build/san/step-[0-9][0-9] ]]
+}
+
+# implementation_test WHY: called first in a test that checks how this project's servers
+# do something (e.g. how many write() calls), not what any correct server must do. For
+# another server it skips the test, saying why.
+implementation_test() {
+    is_this_implementation ||
+        skip "a test of this project's own implementation, not of behaviour: $1"
 }
 
 # ---------------------------------------------------------------------------------------

@@ -28,7 +28,10 @@
 # stays near four minutes. (The fuzz targets, under ASan, cover the protocol and the store
 # of every step: make fuzz-ci.)
 #
-# A step without a line here runs all of its suites (SUITES_NN in the Makefile).
+# A step without a line here runs all of its suites (SUITES_NN in the Makefile). Name the
+# suites for each new step: each step then adds a fixed time (about 45 s today) to `make
+# valgrind`, where running every earlier suite again would make it grow with the square of
+# the number of steps (docs/testing.md, "Test time"). Tests tagged `slow` run here too.
 
 VALGRIND_SUITES_01 := 00-command-line 01-echo
 VALGRIND_SUITES_02 := 02-protocol
