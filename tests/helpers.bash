@@ -171,6 +171,23 @@ stop_server() {
         fail "server exited with status $status after SIGTERM (want 0); its stderr:" "$(server_log)"
 }
 
+# expect_exit_0_within SECONDS [WHY...]: after a SIGTERM the test sent itself, the server
+# exits with status 0 within SECONDS (teardown's stop_server then has nothing left to do).
+# WHY is what a server still running at that point is probably doing wrong.
+expect_exit_0_within() {
+    local seconds=$1 status=0
+    shift
+    for _ in $(seq $((seconds * 10))); do
+        server_alive || break
+        sleep 0.1
+    done
+    server_alive && fail "the server was still running $seconds s after SIGTERM" "$@"
+    wait "$SERVER_PID" || status=$?
+    SERVER_PID=
+    [ "$status" -eq 0 ] ||
+        fail "server exited with status $status after SIGTERM (want 0); its stderr:" "$(server_log)"
+}
+
 # ---------------------------------------------------------------------------------------
 # Talking to it
 # ---------------------------------------------------------------------------------------
