@@ -69,6 +69,7 @@ echo_file() {
     expect_output "still here"
 }
 
+# bats test_tags=stage:3
 @test "SIGTERM stops the server promptly while it echoes to a client that does not read" {
     local fd writer status=0
     exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"
