@@ -5,8 +5,23 @@
 
 load helpers
 
+# The part of docs/01-echo.md that explains the running test: teardown prints it when the
+# test fails, so that a failure says where to read.
+chapter_section() {
+    case $BATS_TEST_DESCRIPTION in
+    "--port 0"*) echo "section 3, 'server.c: main'" ;;
+    "--port PORT"*) echo "section 3, 'net.c: the listening socket' and 'server.c: main'" ;;
+    SIG*) echo "section 3, 'server.c: signals' and 'server.c: the accept loop'" ;;
+    *) echo "section 3, 'server.c: the command line'" ;;
+    esac
+}
+
 teardown() {
-    stop_server
+    local stopped=0
+    stop_server || stopped=1
+    [ -n "${BATS_TEST_COMPLETED:-}" ] && [ "$stopped" -eq 0 ] ||
+        echo "see docs/01-echo.md, $(chapter_section)" >&2
+    return "$stopped"
 }
 
 # bats test_tags=stage:2

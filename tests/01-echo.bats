@@ -8,8 +8,25 @@ setup() {
     start_server
 }
 
+# The part of docs/01-echo.md that explains the running test: teardown prints it when the
+# test fails, so that a failure says where to read.
+chapter_section() {
+    case $BATS_TEST_DESCRIPTION in
+    "a second client"*) echo "section 3, 'server.c: the accept loop'" ;;
+    "a client that resets"*) echo "section 3, 'server.c: serving one client'; section 7" ;;
+    "a client that closes"*) echo "section 3, 'server.c: signals' (SIGPIPE); section 7" ;;
+    SIGTERM*) echo "section 7, 'A stop request during a blocked write'; section 3," \
+        "'net.c: writing everything'" ;;
+    *) echo "section 3, 'server.c: serving one client' and 'net.c: writing everything'" ;;
+    esac
+}
+
 teardown() {
-    stop_server
+    local stopped=0
+    stop_server || stopped=1
+    [ -n "${BATS_TEST_COMPLETED:-}" ] && [ "$stopped" -eq 0 ] ||
+        echo "see docs/01-echo.md, $(chapter_section)" >&2
+    return "$stopped"
 }
 
 # echo_file FILE: sends FILE, closes our sending side, and saves all that comes back.
@@ -84,6 +101,7 @@ echo_file() {
     expect_output "still here"
 }
 
+# bats test_tags=stage:3
 @test "SIGTERM stops the server promptly while it echoes to a client that does not read" {
     local fd writer
     exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"
