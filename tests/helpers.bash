@@ -10,7 +10,7 @@
 
 bats_require_minimum_version 1.5.0
 
-KV_ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+KV_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd) # the repository, wherever the test lives
 KV_SERVER=${KV_SERVER:?set KV_SERVER to the server binary to test (make test-NN does)}
 KV_CLIENT=${KV_CLIENT:-$KV_ROOT/build/kv}
 KV_BENCH=${KV_BENCH:-$KV_ROOT/build/kvbench}

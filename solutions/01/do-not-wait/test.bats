@@ -3,8 +3,6 @@
 # seconds or so on every write, a client that sends a lot and never reads its echo holds
 # the server that long and no longer; the next client in the backlog is then served.
 
-# helpers.bash looks for the client beside the suites it serves; this test lives elsewhere.
-KV_CLIENT=${KV_CLIENT:-$(cd "$BATS_TEST_DIRNAME/../../.." && pwd)/build/kv}
 load ../../../tests/helpers
 
 setup() {

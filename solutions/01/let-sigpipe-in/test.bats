@@ -5,8 +5,6 @@
 # given client does it depends on which comes first, the server's write or the client's
 # reset, so the test sends up to 50 of them.
 
-# helpers.bash looks for the client beside the suites it serves; this test lives elsewhere.
-KV_CLIENT=${KV_CLIENT:-$(cd "$BATS_TEST_DIRNAME/../../.." && pwd)/build/kv}
 load ../../../tests/helpers
 
 setup() {

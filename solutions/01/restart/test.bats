@@ -4,8 +4,6 @@
 # and resumes accept(). It stops once a client connects and accept() returns, and then
 # the loop finds the flag set. This test checks that answer on the changed server.
 
-# helpers.bash looks for the client beside the suites it serves; this test lives elsewhere.
-KV_CLIENT=${KV_CLIENT:-$(cd "$BATS_TEST_DIRNAME/../../.." && pwd)/build/kv}
 load ../../../tests/helpers
 
 setup() {
