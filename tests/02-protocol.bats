@@ -9,6 +9,7 @@ load helpers
 SEE_READING='docs/02-protocol.md, section 3, "protocol.c: reading a request"'
 SEE_ANSWERING='docs/02-protocol.md, section 3, "server.c: answering requests"'
 SEE_STORE='docs/02-protocol.md, section 3, "store.h and store.c: bytes, not strings"'
+SEE_WRITING='docs/02-protocol.md, section 3, "protocol.c: writing a response"'
 SEE_READ_FULL='docs/02-protocol.md, section 3, "net.c: reading exactly n bytes"'
 SEE_HANGING_UP='docs/02-protocol.md, section 3, "net.c: hanging up without losing what was sent"'
 SEE_SIGPIPE='docs/01-echo.md, section 3, "server.c: signals" (SIGPIPE)'
@@ -45,6 +46,19 @@ expect_key_kept() {
     run kv get nosuchkey
     expect_status 1
     expect_output "(nil)"
+}
+
+# bats test_tags=stage:1
+@test "an empty OK and a NOT_FOUND are six bytes each: status, then a length of 0" {
+    explained_in "$SEE_WRITING"
+    local fd got
+    exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"
+    frame 0002 00000001 6b 00000001 76 0001 00000007 6d697373696e67 >&"$fd" # SET k v, GET missing
+    got=$(timeout 5 head -c 12 <&"$fd" | od -An -v -tx1 | tr -d ' \n')
+    exec {fd}>&-
+    [ "$got" = "000000000000000100000000" ] ||
+        fail "expected the SET's OK (00 00, length 0) and the GET's NOT_FOUND (00 01, length 0)," \
+            "12 bytes: 000000000000000100000000; got: ${got:-nothing}"
 }
 
 # bats test_tags=stage:2
