@@ -7,12 +7,16 @@
 
 load helpers
 
+# Where each behaviour is explained: a failing test names its section last (explained_in).
+SEE_HANGING_UP='docs/02-protocol.md, section 3, "net.c: hanging up without losing what was sent"'
+
 setup() {
     start_server
     WRITER_PID=
 }
 
 teardown() {
+    say_where_explained
     [ -z "$WRITER_PID" ] || kill "$WRITER_PID" 2>/dev/null || true
     close_clients
     stop_server
@@ -41,12 +45,16 @@ expect_next_client_served_within() {
             "ERROR; want at most $1 s: the lingering close should last 5 s in all"
 }
 
+# bats test_tags=stage:5
 @test "a client that keeps its socket open after an ERROR holds the server 5 s at most" {
+    explained_in "$SEE_HANGING_UP"
     bad_frame_client
     expect_next_client_served_within 8
 }
 
+# bats test_tags=stage:5
 @test "a client that sends a byte every 0.5 s after an ERROR is still cut off after 5 s" {
+    explained_in "$SEE_HANGING_UP"
     bad_frame_client
     (
         for _ in $(seq 40); do
@@ -58,8 +66,14 @@ expect_next_client_served_within() {
     expect_next_client_served_within 8
 }
 
+# bats test_tags=stage:4
 @test "SIGTERM during the lingering close after an ERROR stops the server at once" {
+    explained_in "$SEE_HANGING_UP"
     bad_frame_client
+    # While the server lingers, the next client waits: proof that SIGTERM lands in the drain.
+    run kv -t 1 set next "answered at once"
+    [ "$status" -ne 0 ] || fail "another client was answered at once after the ERROR: the" \
+        "server did not linger after hanging up, so there was no lingering close to stop"
     kill -TERM "$SERVER_PID"
     expect_exit_0_within 2 "while it lingered after an ERROR: a signal must interrupt the" \
         "lingering close (docs/02-protocol.md)"

@@ -391,3 +391,19 @@ client_writes() {
     awk '{ sub(/^[0-9]+ +/, "") } /^write\([0-9]+,/ && substr($0, 7) + 0 > 2 { n++ }
          END { print n + 0 }' "$1"
 }
+
+# ---------------------------------------------------------------------------------------
+# Where a failing test sends the reader
+# ---------------------------------------------------------------------------------------
+
+# explained_in WHERE: names the chapter section that explains what this test checks, e.g.
+# 'docs/02-protocol.md, section 3, "net.c: reading exactly n bytes"'. If the test fails,
+# its output ends with "see WHERE": the suite's teardown calls say_where_explained.
+explained_in() {
+    EXPLAINED_IN=$1
+}
+
+say_where_explained() {
+    [ -n "${BATS_TEST_COMPLETED:-}" ] || [ -z "${EXPLAINED_IN:-}" ] ||
+        printf 'see %s\n' "$EXPLAINED_IN" >&2
+}
