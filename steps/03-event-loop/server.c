@@ -217,10 +217,12 @@ static void write_output(struct conn *c)
  */
 static void start_draining(struct conn *c)
 {
-    if (shutdown(c->fd, SHUT_WR) < 0)
+    if (shutdown(c->fd, SHUT_WR) < 0) {
         client_failed(c, "shutdown");
-    else
-        c->state = CONN_DRAINING;
+        return;
+    }
+    buffer_free(&c->in); /* nobody will parse what follows an error */
+    c->state = CONN_DRAINING;
 }
 
 /* ------------------------------------------------------------------------------------
@@ -315,7 +317,7 @@ static void on_readable(struct conn *c)
         return;
     }
     if (c->state == CONN_DRAINING)
-        return; /* nobody will parse what follows an error */
+        return; /* thrown away, like the input that was held when draining began */
     if (buffer_append(&c->in, read_scratch, (size_t)n) < 0) {
         client_failed(c, "buffer");
         return;
