@@ -251,6 +251,6 @@ expect_key_kept() {
     [ "$lines" -lt 10 ] ||
         fail "2,000 clients that left made the server write $lines lines to its log;" \
             "expected fewer than 10: a client leaving is not an error worth a line" \
-            "(chapter 03, 'What can go wrong'). The first lines:" "$(server_log | head -5)"
+            "(chapter 03, 'server.c: the read path'). The first lines:" "$(server_log | head -5)"
     expect_server_serves
 }
