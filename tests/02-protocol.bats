@@ -332,3 +332,27 @@ expect_key_kept() {
         "never looks at the stop request (docs/02-protocol.md)"
     exec {fd}>&-
 }
+
+# bats test_tags=stage:3,slow
+@test "2,000 clients that send garbage and vanish do not fill the server's log" {
+    explained_in "$SEE_ANSWERING"
+    # Each sends 8 random bytes (almost surely an unknown request type: the server answers
+    # ERROR and shuts down its side), then leaves at once, half of them with a close and
+    # half with a reset. The ERROR, the shutdown() and the client's departure race, and
+    # every way that race ends (EPIPE, ECONNRESET, ENOTCONN) is a client leaving: no news.
+    local i lines
+    for i in $(seq 2000); do
+        if ((i % 2)); then
+            head -c 8 /dev/urandom | kv raw --no-read
+        else
+            head -c 8 /dev/urandom | kv raw --reset
+        fi
+    done
+    sleep 1
+    lines=$(server_log | wc -l)
+    [ "$lines" -lt 10 ] ||
+        fail "2,000 clients that left made the server write $lines lines to its log;" \
+            "expected fewer than 10: a client leaving is not an error worth a line." \
+            "The first lines:" "$(server_log | head -5)"
+    expect_server_serves
+}

@@ -232,3 +232,27 @@ expect_clean_load() {
         fail "the server took $ms ms to exit after SIGTERM under load; expected under" \
             "$limit ms: the loop must notice the signal at its next poll() (chapter 03)"
 }
+
+@test "500 clients that each sent 2 bytes cost a few KiB each, not a 64 KiB read buffer" {
+    # Buffers grow with the bytes that arrive, never with the room a read() might fill:
+    # each connection holds one 2-byte fragment of a request header, sent a byte at a time.
+    local before after per_conn fd
+    expect_server_serves
+    before=$(server_rss_kib)
+    open_clients 500
+    for fd in "${CLIENT_FDS[@]}"; do
+        send_frame "$fd" 00
+    done
+    sleep 0.5
+    for fd in "${CLIENT_FDS[@]}"; do
+        send_frame "$fd" 02
+    done
+    expect_server_serves # every fragment has been read once a later client is served
+    after=$(server_rss_kib)
+    per_conn=$(((after - before) / 500))
+    [ "$per_conn" -lt 16 ] ||
+        fail "the server's resident memory grew by $(((after - before) / 1024)) MiB" \
+            "($per_conn KiB per connection) for 500 clients that sent 2 bytes each." \
+            "Expected under 16 KiB per connection: a read goes into one scratch buffer and" \
+            "only the bytes that arrived are kept (chapter 03, 'The input buffer')."
+}

@@ -38,9 +38,10 @@ static int group_failures; /* failed checks in the group being run */
 /* Prints the first few failures of a group; the rest would only repeat them. */
 static void check_failed(int line, const char *format, ...)
 {
+    va_list args;
+
     if (++group_failures > 5)
         return;
-    va_list args;
     va_start(args, format);
     fprintf(stdout, "    line %d: ", line);
     vfprintf(stdout, format, args);
@@ -124,7 +125,7 @@ static void item_free(struct ht_node *node)
 static struct item *find_with_hash(struct hashtable *table, const void *key, size_t key_len,
                                    uint64_t hash)
 {
-    struct lookup lookup = { key, key_len };
+    struct lookup lookup = {key, key_len};
     struct ht_node *node = ht_find(table, hash, item_matches, &lookup);
     return node != NULL ? container_of(node, struct item, node) : NULL;
 }
@@ -138,7 +139,7 @@ static struct item *find(struct hashtable *table, const void *key, size_t key_le
 static struct item *insert(struct hashtable *table, size_t id, const void *key, size_t key_len)
 {
     struct item *item = item_new(id, key, key_len, hash_of(key, key_len));
-    if (ht_insert(table, &item->node) == -1) {
+    if (ht_insert(table, &item->node) < 0) {
         perror("ht_insert");
         exit(2);
     }
@@ -148,7 +149,7 @@ static struct item *insert(struct hashtable *table, size_t id, const void *key, 
 /* Removes and frees; says whether the key was there. */
 static bool remove_key(struct hashtable *table, const void *key, size_t key_len)
 {
-    struct lookup lookup = { key, key_len };
+    struct lookup lookup = {key, key_len};
     struct ht_node *node = ht_remove(table, hash_of(key, key_len), item_matches, &lookup);
     if (node == NULL)
         return false;
@@ -163,9 +164,11 @@ static bool remove_key(struct hashtable *table, const void *key, size_t key_len)
  */
 static size_t make_key(size_t id, uint8_t *buf)
 {
+    int len;
+
     if (id == 0)
         return 0;
-    int len = snprintf((char *)buf, 24, "%zu", id);
+    len = snprintf((char *)buf, 24, "%zu", id);
     buf[len++] = '\0';
     for (size_t i = 0; i < id % 3; i++)
         buf[len++] = 0xff;
@@ -238,6 +241,8 @@ static void test_siphash(void)
 static void test_basics(void)
 {
     struct hashtable table;
+    struct item *item;
+
     ht_init(&table);
 
     CHECK(find(&table, "a", 1) == NULL, "a never-used table found a key");
@@ -248,7 +253,7 @@ static void test_basics(void)
     insert(&table, 2, "pear", 4)->value = 20;
     CHECK(ht_count(&table) == 2, "expected count 2, got %zu", ht_count(&table));
 
-    struct item *item = find(&table, "apple", 5);
+    item = find(&table, "apple", 5);
     CHECK(item != NULL && item->value == 10, "expected apple = 10, got %s",
           item == NULL ? "nothing" : "another value");
     CHECK(find(&table, "appl", 4) == NULL, "a prefix of a key was found");
@@ -280,6 +285,8 @@ static void test_basics(void)
 static void test_byte_keys(void)
 {
     struct hashtable table;
+    struct item *item;
+
     ht_init(&table);
 
     insert(&table, 1, "a\0b", 3);
@@ -288,7 +295,7 @@ static void test_byte_keys(void)
     insert(&table, 4, "", 0);
     insert(&table, 5, "\xff\xff", 2);
 
-    struct item *item = find(&table, "a\0c", 3);
+    item = find(&table, "a\0c", 3);
     CHECK(item != NULL && item->id == 2, "a\\0c: expected item 2, got %s",
           item == NULL ? "nothing" : "another item");
     item = find(&table, "", 0);
@@ -319,12 +326,12 @@ static void test_equal_hashes(void)
     for (size_t id = 0; id < N; id++) {
         size_t len = make_key(id, key);
         struct item *item = item_new(id, key, len, 42);
-        if (ht_insert(&table, &item->node) == -1)
+        if (ht_insert(&table, &item->node) < 0)
             exit(2);
     }
     for (size_t id = 0; id < N; id += 2) {
         size_t len = make_key(id, key);
-        struct lookup lookup = { key, len };
+        struct lookup lookup = {key, len};
         struct ht_node *node = ht_remove(&table, 42, item_matches, &lookup);
         CHECK(node != NULL, "key %zu of one shared hash could not be removed", id);
         if (node != NULL)
@@ -370,8 +377,11 @@ static void watch_start(struct resize_watch *w, const struct hashtable *table, b
 static void watch_call(struct resize_watch *w, const struct hashtable *table)
 {
     const long max_advance = HT_REHASH_STEP_BUCKETS * (1 + HT_REHASH_EMPTY_VISITS);
+    size_t size;
 
     if (resizing(table) && w->check_steps && !HT_REHASH_ALL_AT_ONCE) {
+        long advance;
+
         /* A resize ending may start the next in the same call (a shrink that came due). */
         if (w->last_index == -1 || w->old != table->arrays[0].buckets) {
             w->calls = 0;
@@ -379,7 +389,7 @@ static void watch_call(struct resize_watch *w, const struct hashtable *table)
             w->old_size = table->arrays[0].size;
             w->last_index = 0;
         }
-        long advance = table->rehash_index - w->last_index;
+        advance = table->rehash_index - w->last_index;
         CHECK(advance <= max_advance, "one call moved through %ld buckets, the limit is %ld",
               advance, max_advance);
         w->last_index = table->rehash_index;
@@ -391,7 +401,7 @@ static void watch_call(struct resize_watch *w, const struct hashtable *table)
     } else {
         w->last_index = -1;
     }
-    size_t size = table->arrays[0].size;
+    size = table->arrays[0].size;
     if (size > w->last_size && w->last_size != 0)
         w->grows++;
     if (size < w->last_size && size != 0)
@@ -501,6 +511,9 @@ static void test_iteration_mid_resize(void)
     enum { N = 1030 };
     struct hashtable table;
     struct resize_watch watch;
+    long index_before;
+    size_t removed = 0, visited, count;
+
     ht_init(&table);
     watch_start(&watch, &table, false);
 
@@ -510,9 +523,8 @@ static void test_iteration_mid_resize(void)
         CHECK(resizing(&table) && table.arrays[0].count > 0 && table.arrays[1].count > 0,
               "expected a resize half done, with nodes in both arrays");
 
-    long index_before = table.rehash_index;
-    size_t removed = 0;
-    size_t visited = walk(&table, 1, 3, &removed);
+    index_before = table.rehash_index;
+    visited = walk(&table, 1, 3, &removed);
     CHECK(visited == N, "expected %d nodes visited, got %zu", N, visited);
     CHECK(table.rehash_index == index_before, "buckets moved during the iteration");
     CHECK(ht_count(&table) == N - removed, "expected count %zu after removals, got %zu",
@@ -520,7 +532,7 @@ static void test_iteration_mid_resize(void)
 
     /* Removing everything on the way starts a shrink mid-walk. */
     finish_resize(&table);
-    size_t count = ht_count(&table);
+    count = ht_count(&table);
     visited = walk(&table, 2, 1, &removed);
     CHECK(visited == count, "removing all: expected %zu nodes visited, got %zu", count,
           visited);

@@ -73,8 +73,9 @@ static size_t size_for(size_t count)
 /* A resize that cannot get its new array does not happen: the table stays valid. */
 static void start_resize(struct hashtable *table, size_t size)
 {
-    if (array_alloc(&table->arrays[1], size) == 0)
-        table->rehash_index = 0;
+    if (array_alloc(&table->arrays[1], size) < 0)
+        return;
+    table->rehash_index = 0;
 }
 
 /* Called before an insert: double once the nodes would outnumber the buckets. */
@@ -118,7 +119,7 @@ static void finish_resize(struct hashtable *table)
 {
     free(table->arrays[0].buckets);
     table->arrays[0] = table->arrays[1];
-    table->arrays[1] = (struct ht_array){ NULL, 0, 0 };
+    table->arrays[1] = (struct ht_array){NULL, 0, 0};
     table->rehash_index = -1;
     shrink_if_needed(table);
 }
@@ -131,14 +132,14 @@ static void finish_resize(struct hashtable *table)
  */
 static void rehash_step(struct hashtable *table)
 {
+    struct ht_array *from = &table->arrays[0];
+    size_t index, moves, empty_visits;
+
     if (!resizing(table) || table->iterators > 0)
         return;
-
-    struct ht_array *from = &table->arrays[0];
-    size_t index = (size_t)table->rehash_index;
-    size_t moves = HT_REHASH_ALL_AT_ONCE ? SIZE_MAX : HT_REHASH_STEP_BUCKETS;
-    size_t empty_visits = HT_REHASH_ALL_AT_ONCE ? SIZE_MAX : moves * HT_REHASH_EMPTY_VISITS;
-
+    index = (size_t)table->rehash_index;
+    moves = HT_REHASH_ALL_AT_ONCE ? SIZE_MAX : HT_REHASH_STEP_BUCKETS;
+    empty_visits = HT_REHASH_ALL_AT_ONCE ? SIZE_MAX : moves * HT_REHASH_EMPTY_VISITS;
     while (from->count > 0 && moves > 0 && empty_visits > 0) {
         if (from->buckets[index] == NULL) {
             empty_visits--;
@@ -168,12 +169,15 @@ static struct ht_node **find_link(struct hashtable *table, uint64_t hash,
                                   struct ht_array **in)
 {
     int last = resizing(table) ? 1 : 0;
+
     for (int i = 0; i <= last; i++) {
         struct ht_array *array = &table->arrays[i];
+        struct ht_node **link;
+
         if (array->size == 0)
             continue;
-        struct ht_node **link = &array->buckets[hash & (array->size - 1)];
-        for (; *link != NULL; link = &(*link)->next) {
+        for (link = &array->buckets[hash & (array->size - 1)]; *link != NULL;
+             link = &(*link)->next) {
             if ((*link)->hash == hash && matches(*link, key)) {
                 *in = array;
                 return link;
@@ -189,8 +193,8 @@ static struct ht_node **find_link(struct hashtable *table, uint64_t hash,
 
 void ht_init(struct hashtable *table)
 {
-    table->arrays[0] = (struct ht_array){ NULL, 0, 0 };
-    table->arrays[1] = (struct ht_array){ NULL, 0, 0 };
+    table->arrays[0] = (struct ht_array){NULL, 0, 0};
+    table->arrays[1] = (struct ht_array){NULL, 0, 0};
     table->rehash_index = -1;
     table->iterators = 0;
 }
@@ -199,14 +203,16 @@ struct ht_node *ht_find(struct hashtable *table, uint64_t hash, ht_match_fn *mat
                         const void *key)
 {
     struct ht_array *array;
+    struct ht_node **link;
+
     rehash_step(table);
-    struct ht_node **link = find_link(table, hash, matches, key, &array);
+    link = find_link(table, hash, matches, key, &array);
     return link != NULL ? *link : NULL;
 }
 
 int ht_insert(struct hashtable *table, struct ht_node *node)
 {
-    if (table->arrays[0].size == 0 && array_alloc(&table->arrays[0], HT_MIN_BUCKETS) == -1)
+    if (table->arrays[0].size == 0 && array_alloc(&table->arrays[0], HT_MIN_BUCKETS) < 0)
         return -1;
     grow_if_needed(table);
     rehash_step(table);
@@ -273,6 +279,8 @@ void ht_iter_start(struct ht_iter *iter, struct hashtable *table)
 
 struct ht_node *ht_iter_next(struct ht_iter *iter)
 {
+    struct ht_node *node;
+
     while (iter->table != NULL && iter->next == NULL) {
         struct ht_array *array = &iter->table->arrays[iter->array];
         if (iter->bucket < array->size) {
@@ -284,7 +292,7 @@ struct ht_node *ht_iter_next(struct ht_iter *iter)
             ht_iter_stop(iter);
         }
     }
-    struct ht_node *node = iter->next;
+    node = iter->next;
     if (node != NULL)
         iter->next = node->next;
     return node;

@@ -86,9 +86,20 @@ static struct conn **conns;
 static size_t conns_cap;
 static size_t conn_count;
 
-/* poll()'s array, rebuilt every round: the listener, then one entry per connection. */
+/*
+ * poll()'s array, refilled every round: the listener, then one entry per connection.
+ * conn_open() grows it, so it always has room for every connection and filling it
+ * cannot fail.
+ */
 static struct pollfd *pollfds;
 static size_t pollfds_cap;
+
+/*
+ * Every read() lands here, and only the bytes it brought are copied to the connection's
+ * input buffer. Reading straight into that buffer would mean reserving READ_CHUNK bytes
+ * of room there first: 64 KiB for each client that has sent one byte.
+ */
+static uint8_t read_scratch[READ_CHUNK];
 
 /*
  * True while we are out of file descriptors. A listener with clients in its backlog
@@ -97,6 +108,12 @@ static size_t pollfds_cap;
  * closes and gives a descriptor back, or a second passes with nothing to do.
  */
 static bool accept_paused;
+
+/*
+ * True from the first such pause until the backlog empties: a shortage gets one line on
+ * stderr, not one for every client it turns away.
+ */
+static bool shortage_logged;
 
 static void log_errno(const char *what)
 {
@@ -172,10 +189,14 @@ static int install_signal_handlers(void)
  * Writing, never waiting
  * ------------------------------------------------------------------------------------ */
 
-/* A client that resets or vanishes is normal; anything else is worth a line on stderr. */
+/*
+ * A client that resets or vanishes is normal, and none may write a line per connection
+ * to our log: ECONNRESET, EPIPE and ENOTCONN (it left before our shutdown()) are all a
+ * client leaving. Anything else is worth a line on stderr.
+ */
 static void client_failed(struct conn *c, const char *what)
 {
-    if (errno != ECONNRESET && errno != EPIPE)
+    if (errno != ECONNRESET && errno != EPIPE && errno != ENOTCONN)
         log_errno(what);
     c->state = CONN_DONE;
 }
@@ -201,10 +222,12 @@ static void write_output(struct conn *c)
  */
 static void start_draining(struct conn *c)
 {
-    if (shutdown(c->fd, SHUT_WR) < 0)
+    if (shutdown(c->fd, SHUT_WR) < 0) {
         client_failed(c, "shutdown");
-    else
-        c->state = CONN_DRAINING;
+        return;
+    }
+    buffer_free(&c->in); /* nobody will parse what follows an error */
+    c->state = CONN_DRAINING;
 }
 
 /* ------------------------------------------------------------------------------------
@@ -294,16 +317,14 @@ static void process_input(struct conn *c)
  * Events from poll()
  * ------------------------------------------------------------------------------------ */
 
-/* Called when poll() says the socket is readable: takes what has arrived, once. */
+/*
+ * Called when poll() says the socket is readable: takes what has arrived, once, and
+ * keeps only those bytes, so the input buffer grows with what the client sent.
+ */
 static void on_readable(struct conn *c)
 {
-    ssize_t n;
+    ssize_t n = read(c->fd, read_scratch, sizeof read_scratch);
 
-    if (buffer_reserve(&c->in, READ_CHUNK) < 0) {
-        client_failed(c, "buffer");
-        return;
-    }
-    n = read(c->fd, c->in.data + c->in.len, READ_CHUNK);
     if (n < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             client_failed(c, "read");
@@ -314,11 +335,13 @@ static void on_readable(struct conn *c)
         c->state = CONN_DONE;
         return;
     }
-    c->in.len += (size_t)n;
     if (c->state == CONN_DRAINING)
-        buffer_consume(&c->in, c->in.len); /* nobody will parse what follows an error */
-    else
-        process_input(c);
+        return; /* thrown away, like the input that was held when draining began */
+    if (buffer_append(&c->in, read_scratch, (size_t)n) < 0) {
+        client_failed(c, "buffer");
+        return;
+    }
+    process_input(c);
 }
 
 /*
@@ -355,17 +378,32 @@ static void *grow_array(void *array, size_t *cap, size_t n, size_t elem_size)
     return grown;
 }
 
+/*
+ * Makes fd a connection of ours, and grows the tables to hold it: conns, and pollfds,
+ * which needs an entry for the listener and one for each connection. Returns -1 if it
+ * cannot, and that client alone is refused; the tables stay valid for everyone else.
+ */
 static int conn_open(int fd)
 {
-    struct conn **grown;
+    struct conn **grown_conns;
+    struct pollfd *grown_pollfds;
     struct conn *c;
 
-    if (set_nonblocking(fd) < 0 || set_nodelay(fd) < 0)
+    if (set_nonblocking(fd) < 0)
         return -1;
-    grown = grow_array(conns, &conns_cap, (size_t)fd + 1, sizeof *conns);
-    if (grown == NULL)
+    /*
+     * Without TCP_NODELAY a client is slower, not broken: Nagle's algorithm only delays
+     * a small reply. So its failure is no reason to refuse the client.
+     */
+    (void)set_nodelay(fd);
+    grown_conns = grow_array(conns, &conns_cap, (size_t)fd + 1, sizeof *conns);
+    if (grown_conns == NULL)
         return -1;
-    conns = grown;
+    conns = grown_conns;
+    grown_pollfds = grow_array(pollfds, &pollfds_cap, conn_count + 2, sizeof *pollfds);
+    if (grown_pollfds == NULL)
+        return -1;
+    pollfds = grown_pollfds;
     c = calloc(1, sizeof *c);
     if (c == NULL)
         return -1;
@@ -433,13 +471,16 @@ static int accept_clients(int listen_fd)
     for (;;) {
         int fd = accept(listen_fd, NULL, NULL);
         if (fd < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return 0; /* the backlog is empty */
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                shortage_logged = false; /* the backlog is empty: any shortage is over */
+                return 0;
+            }
             if (errno == EINTR || client_gave_up(errno))
                 continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                log_errno("accept (paused until a connection closes)");
-                accept_paused = true;
+                if (!shortage_logged)
+                    log_errno("accept (paused until a connection closes)");
+                shortage_logged = accept_paused = true;
                 return 0;
             }
             log_errno("accept");
@@ -457,15 +498,14 @@ static int accept_clients(int listen_fd)
  * The event loop
  * ------------------------------------------------------------------------------------ */
 
-/* Fills pollfds: the listener first, then each connection with the one event it awaits. */
-static int fill_pollfds(int listen_fd, size_t *count)
+/*
+ * Fills pollfds: the listener first, then each connection with the one event it awaits,
+ * and returns how many entries it filled. conn_open() made room for them all.
+ */
+static size_t fill_pollfds(int listen_fd)
 {
-    struct pollfd *grown = grow_array(pollfds, &pollfds_cap, conn_count + 1, sizeof *pollfds);
     size_t n = 0;
 
-    if (grown == NULL)
-        return -1;
-    pollfds = grown;
     pollfds[n++] = (struct pollfd){.fd = listen_fd, .events = accept_paused ? 0 : POLLIN};
     for (size_t fd = 0; fd < conns_cap; fd++) {
         struct conn *c = conns[fd];
@@ -473,8 +513,7 @@ static int fill_pollfds(int listen_fd, size_t *count)
             pollfds[n++] = (struct pollfd){
                 .fd = c->fd, .events = c->state == CONN_WRITING ? POLLOUT : POLLIN};
     }
-    *count = n;
-    return 0;
+    return n;
 }
 
 /*
@@ -490,11 +529,14 @@ static int serve_forever(int listen_fd)
     size_t count;
     int ready;
 
+    /* Room for the listener's entry; conn_open() adds one for each connection. */
+    pollfds = grow_array(pollfds, &pollfds_cap, 1, sizeof *pollfds);
+    if (pollfds == NULL) {
+        log_errno("poll array");
+        return -1;
+    }
     while (!stop_requested) {
-        if (fill_pollfds(listen_fd, &count) < 0) {
-            log_errno("poll array");
-            return -1;
-        }
+        count = fill_pollfds(listen_fd);
         /*
          * A signal that lands between the check of stop_requested and poll() does not
          * interrupt it; the timeout bounds how long such a stop can go unnoticed.

@@ -70,6 +70,8 @@ uint64_t siphash24(const uint8_t key[SIPHASH_KEY_LEN], const uint8_t *data, size
 {
     uint64_t k0 = get_le(key, 8);
     uint64_t k1 = get_le(key + 8, 8);
+    size_t whole = len - len % 8;
+    uint64_t last;
     struct sip_state s = {
         .v0 = k0 ^ 0x736f6d6570736575u, /* "somepseu" */
         .v1 = k1 ^ 0x646f72616e646f6du, /* "dorandom" */
@@ -77,12 +79,11 @@ uint64_t siphash24(const uint8_t key[SIPHASH_KEY_LEN], const uint8_t *data, size
         .v3 = k1 ^ 0x7465646279746573u, /* "tedbytes" */
     };
 
-    size_t whole = len - len % 8;
     for (size_t i = 0; i < whole; i += 8)
         sip_compress(&s, get_le(data + i, 8));
 
     /* The 0 to 7 bytes left, and the length modulo 256 in the top byte. */
-    uint64_t last = (uint64_t)(len & 0xff) << 56;
+    last = (uint64_t)(len & 0xff) << 56;
     if (len > whole)
         last |= get_le(data + whole, len - whole);
     sip_compress(&s, last);

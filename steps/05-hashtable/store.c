@@ -82,7 +82,7 @@ static bool entry_matches(const struct ht_node *node, const void *wanted)
 static struct entry *find_entry(struct store *store, uint64_t hash,
                                 const uint8_t *key, size_t key_len)
 {
-    struct lookup lookup = { key, key_len };
+    struct lookup lookup = {key, key_len};
     struct ht_node *node = ht_find(&store->table, hash, entry_matches, &lookup);
     return node != NULL ? container_of(node, struct entry, node) : NULL;
 }
@@ -102,40 +102,47 @@ static void node_free(struct ht_node *node)
  * The hash key
  * ------------------------------------------------------------------------------------ */
 
+/* Reads exactly len bytes from fd. Returns 0, or -1 with errno set. */
+static int read_exactly(int fd, uint8_t *buf, size_t len)
+{
+    size_t got = 0;
+
+    while (got < len) {
+        ssize_t n = read(fd, buf + got, len - got);
+        if (n < 0 && errno != EINTR)
+            return -1;
+        if (n == 0) {
+            errno = EIO; /* /dev/urandom never ends; one that does is not the real one */
+            return -1;
+        }
+        if (n > 0)
+            got += (size_t)n;
+    }
+    return 0;
+}
+
 /*
  * Fills buf from /dev/urandom. Returns 0, or -1 with errno set. The store calls this once,
  * at start-up, so a signal arriving just then is simply retried.
  */
 static int read_random(uint8_t *buf, size_t len)
 {
-    int fd, saved_errno;
+    int fd, saved;
+
     do {
         fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    } while (fd == -1 && errno == EINTR);
-    if (fd == -1)
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0)
         return -1;
-
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = read(fd, buf + got, len - got);
-        if (n > 0) {
-            got += (size_t)n;
-        } else if (n == 0) {
-            errno = EIO; /* /dev/urandom never ends; one that does is not the real one */
-            goto fail;
-        } else if (errno != EINTR) {
-            goto fail;
-        }
+    if (read_exactly(fd, buf, len) < 0) {
+        saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
     }
     /* Nothing was written, so no error close() could report would matter here. */
-    (void)close(fd);
+    close(fd);
     return 0;
-
-fail:
-    saved_errno = errno;
-    (void)close(fd);
-    errno = saved_errno;
-    return -1;
 }
 
 /* ------------------------------------------------------------------------------------
@@ -145,10 +152,11 @@ fail:
 struct store *store_create(void)
 {
     uint8_t hash_key[SIPHASH_KEY_LEN];
-    if (read_random(hash_key, sizeof hash_key) == -1)
-        return NULL;
+    struct store *store;
 
-    struct store *store = malloc(sizeof *store);
+    if (read_random(hash_key, sizeof hash_key) < 0)
+        return NULL;
+    store = malloc(sizeof *store);
     if (store == NULL)
         return NULL;
     memcpy(store->hash_key, hash_key, sizeof hash_key);
@@ -183,7 +191,7 @@ int store_set(struct store *store, const uint8_t *key, size_t key_len,
         entry->key_len = key_len;
         entry->value = NULL;
         entry->node.hash = hash;
-        if (ht_insert(&store->table, &entry->node) == -1) {
+        if (ht_insert(&store->table, &entry->node) < 0) {
             free(entry);
             free(copy);
             return -1; /* errno is ENOMEM */
@@ -208,7 +216,7 @@ bool store_get(struct store *store, const uint8_t *key, size_t key_len,
 
 bool store_del(struct store *store, const uint8_t *key, size_t key_len)
 {
-    struct lookup lookup = { key, key_len };
+    struct lookup lookup = {key, key_len};
     struct ht_node *node = ht_remove(&store->table, key_hash(store, key, key_len),
                                      entry_matches, &lookup);
     if (node == NULL)
