@@ -18,6 +18,13 @@ teardown() {
     stop_server
 }
 
+# skip_if_instrumented: CPU-time tests mean nothing under valgrind or a sanitizer, which
+# multiply the cost of every instruction (an ASan build carries __asan_init).
+skip_if_instrumented() {
+    [ -z "${KV_UNDER_VALGRIND:-}" ] || skip "memcheck multiplies every CPU cost"
+    ! grep -qa __asan_init "$KV_SERVER" || skip "a sanitizer build multiplies every CPU cost"
+}
+
 # get_frame KEY: the hex of a GET of KEY (KEY in plain ASCII).
 get_frame() {
     echo "0001 $(u32_of ${#1}) $(hex_of "$1")"
@@ -95,7 +102,7 @@ get_frame() {
 # bats test_tags=stage:1,slow
 @test "300,000 pipelined GETs cost the server under 0.4 s of CPU, not a round each" {
     explained_in 'docs/04-pipelining.md, section 2, "Pipelining, on the wire and in the server"'
-    [ -z "${KV_UNDER_VALGRIND:-}" ] || skip "memcheck multiplies every CPU cost"
+    skip_if_instrumented
     local before after hz
     hz=$(getconf CLK_TCK)
     yes 'get a' | head -n 300000 >"$BATS_TEST_TMPDIR/commands"
@@ -138,7 +145,7 @@ get_frame() {
 # bats test_tags=stage:4,slow
 @test "1,000,000 pipelined GETs cost the server under 0.1 s of CPU: no copying per request" {
     explained_in 'docs/04-pipelining.md, section 3, "buffer.c: consuming without moving"'
-    [ -z "${KV_UNDER_VALGRIND:-}" ] || skip "memcheck multiplies every CPU cost"
+    skip_if_instrumented
     local before after hz
     hz=$(getconf CLK_TCK)
     yes 'get a' | head -n 1000000 >"$BATS_TEST_TMPDIR/commands"
