@@ -88,12 +88,14 @@ step-$(1): build/step-$(1) $(TOOLS) $(TEST_PROGRAMS)
 
 test-$(1): build/step-$(1) $(TOOLS) $(TEST_PROGRAMS)
 	@echo "== step $(1): $$(or $$(SERVER),build/step-$(1)) =="
-	@$$(call run_suites,$(1),KV_SERVER="$$(or $$(SERVER),build/step-$(1))")
+	@$$(call run_suites,$(1),KV_SERVER="$$(or $$(SERVER),build/step-$(1))" \
+	    KV_SOURCES="$$(if $$(SERVER),,$(call step_dir,$(1)))")
 
 test-san-$(1): build/san/step-$(1) $(TOOLS) $(TEST_PROGRAMS) $(SAN_TEST_PROGRAMS)
 	@echo "== step $(1) under ASan+UBSan =="
 	@$$(call run_suites,$(1),KV_SERVER=build/san/step-$(1) \
-	    KV_HASHTABLE_TEST=build/san/hashtable_test)
+	    KV_HASHTABLE_TEST=build/san/hashtable_test \
+	    KV_SOURCES=$(call step_dir,$(1)) KV_TEST_CFLAGS="$$(SANFLAGS)")
 endef
 $(foreach n,$(STEPS),$(eval $(call step_rules,$(n))))
 

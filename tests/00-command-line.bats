@@ -5,27 +5,20 @@
 
 load helpers
 
-# The part of docs/01-echo.md that explains the running test: teardown prints it when the
-# test fails, so that a failure says where to read.
-chapter_section() {
-    case $BATS_TEST_DESCRIPTION in
-    "--port 0"*) echo "section 3, 'server.c: main'" ;;
-    "--port PORT"*) echo "section 3, 'net.c: the listening socket' and 'server.c: main'" ;;
-    SIG*) echo "section 3, 'server.c: signals' and 'server.c: the accept loop'" ;;
-    *) echo "section 3, 'server.c: the command line'" ;;
-    esac
-}
+# Where each behaviour is explained: a failing test names its section last (explained_in).
+SEE_MAIN="docs/01-echo.md, section 3, 'server.c: main'"
+SEE_LISTEN="docs/01-echo.md, section 3, 'net.c: the listening socket' and 'server.c: main'"
+SEE_SIGNALS="docs/01-echo.md, section 3, 'server.c: signals' and 'server.c: the accept loop'"
+SEE_COMMAND_LINE="docs/01-echo.md, section 3, 'server.c: the command line'"
 
 teardown() {
-    local stopped=0
-    stop_server || stopped=1
-    [ -n "${BATS_TEST_COMPLETED:-}" ] && [ "$stopped" -eq 0 ] ||
-        echo "see docs/01-echo.md, $(chapter_section)" >&2
-    return "$stopped"
+    say_where_explained
+    stop_server
 }
 
 # bats test_tags=stage:2
 @test "--port 0 gets a free port and announces it on one line" {
+    explained_in "$SEE_MAIN"
     start_server
     [ "$PORT" -gt 0 ] || fail "announced port should be above 0, got $PORT"
     [ "$(wc -l <"$BATS_TEST_TMPDIR/server.out")" -eq 1 ] ||
@@ -35,6 +28,7 @@ teardown() {
 
 # bats test_tags=stage:2
 @test "--port PORT listens on exactly that port" {
+    explained_in "$SEE_LISTEN"
     start_server
     local free=$PORT
     stop_server
@@ -58,12 +52,14 @@ teardown() {
 
 # bats test_tags=stage:2
 @test "SIGTERM stops the server with exit status 0" {
+    explained_in "$SEE_SIGNALS"
     start_server
     stop_server
 }
 
 # bats test_tags=stage:2
 @test "SIGINT stops the server with exit status 0" {
+    explained_in "$SEE_SIGNALS"
     start_server
     kill -INT "$SERVER_PID"
     local status=0
@@ -74,6 +70,7 @@ teardown() {
 
 # bats test_tags=stage:1
 @test "an unknown option prints usage to stderr and exits 2" {
+    explained_in "$SEE_COMMAND_LINE"
     run --separate-stderr "$KV_SERVER" --bogus
     expect_status 2
     [ -z "$output" ] || fail "nothing should go to standard output, got: $output"
@@ -82,6 +79,7 @@ teardown() {
 
 # bats test_tags=stage:1
 @test "a port that is not a number from 0 to 65535 exits 2" {
+    explained_in "$SEE_COMMAND_LINE"
     for bad in 65536 -1 12ab "" " 7401" +7401; do
         run "$KV_SERVER" --port "$bad"
         [ "$status" -eq 2 ] || fail "--port '$bad': expected exit status 2, got $status"

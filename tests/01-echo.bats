@@ -8,25 +8,16 @@ setup() {
     start_server
 }
 
-# The part of docs/01-echo.md that explains the running test: teardown prints it when the
-# test fails, so that a failure says where to read.
-chapter_section() {
-    case $BATS_TEST_DESCRIPTION in
-    "a second client"*) echo "section 3, 'server.c: the accept loop'" ;;
-    "a client that resets"*) echo "section 3, 'server.c: serving one client'; section 7" ;;
-    "a client that closes"*) echo "section 3, 'server.c: signals' (SIGPIPE); section 7" ;;
-    SIGTERM*) echo "section 7, 'A stop request during a blocked write'; section 3," \
-        "'net.c: writing everything'" ;;
-    *) echo "section 3, 'server.c: serving one client' and 'net.c: writing everything'" ;;
-    esac
-}
+# Where each behaviour is explained: a failing test names its section last (explained_in).
+SEE_ACCEPT="docs/01-echo.md, section 3, 'server.c: the accept loop'"
+SEE_RESET="docs/01-echo.md, section 3, 'server.c: serving one client'; section 7"
+SEE_SIGPIPE="docs/01-echo.md, section 3, 'server.c: signals' (SIGPIPE); section 7"
+SEE_STOP="docs/01-echo.md, section 7, 'A stop request during a blocked write'; section 3, 'net.c: writing everything'"
+SEE_ECHO="docs/01-echo.md, section 3, 'server.c: serving one client' and 'net.c: writing everything'"
 
 teardown() {
-    local stopped=0
-    stop_server || stopped=1
-    [ -n "${BATS_TEST_COMPLETED:-}" ] && [ "$stopped" -eq 0 ] ||
-        echo "see docs/01-echo.md, $(chapter_section)" >&2
-    return "$stopped"
+    say_where_explained
+    stop_server
 }
 
 # echo_file FILE: sends FILE, closes our sending side, and saves all that comes back.
@@ -36,12 +27,14 @@ echo_file() {
 
 # bats test_tags=stage:3
 @test "a line comes back unchanged" {
+    explained_in "$SEE_ECHO"
     run kv raw --dump <<<"hello, server"
     expect_output "hello, server"
 }
 
 # bats test_tags=stage:3
 @test "all 256 byte values come back unchanged, NUL and 0xFF included" {
+    explained_in "$SEE_ECHO"
     local all=$BATS_TEST_TMPDIR/all-bytes
     local escapes
     printf -v escapes '\\x%02x' {0..255}
@@ -53,6 +46,7 @@ echo_file() {
 
 # bats test_tags=stage:3
 @test "1 MiB of random bytes comes back identical" {
+    explained_in "$SEE_ECHO"
     head -c 1048576 /dev/urandom >"$BATS_TEST_TMPDIR/random"
     echo_file "$BATS_TEST_TMPDIR/random"
     expect_same_file "$BATS_TEST_TMPDIR/random" "$BATS_TEST_TMPDIR/echoed"
@@ -60,12 +54,14 @@ echo_file() {
 
 # bats test_tags=stage:3
 @test "bytes sent one write at a time come back in order" {
+    explained_in "$SEE_ECHO"
     run kv --trickle 1000 raw --dump <<<"one byte at a time"
     expect_output "one byte at a time"
 }
 
 # bats test_tags=stage:3
 @test "a second client is served after the first one leaves" {
+    explained_in "$SEE_ACCEPT"
     local first second=$BATS_TEST_TMPDIR/second
     exec {first}<>"/dev/tcp/127.0.0.1/$PORT"
     printf 'first\n' >&"$first"
@@ -89,6 +85,7 @@ echo_file() {
 
 # bats test_tags=stage:4
 @test "a client that resets its connection costs only that connection" {
+    explained_in "$SEE_RESET"
     head -c 65536 /dev/urandom | kv raw --reset
     run kv raw --dump <<<"still here"
     expect_output "still here"
@@ -96,6 +93,7 @@ echo_file() {
 
 # bats test_tags=stage:4
 @test "a client that closes without reading its echo costs only that connection" {
+    explained_in "$SEE_SIGPIPE"
     head -c 262144 /dev/zero | kv raw --no-read
     run kv raw --dump <<<"still here"
     expect_output "still here"
@@ -103,6 +101,7 @@ echo_file() {
 
 # bats test_tags=stage:3
 @test "SIGTERM stops the server promptly while it echoes to a client that does not read" {
+    explained_in "$SEE_STOP"
     local fd writer
     exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"
     # 64 MiB, far more than the socket buffers hold: the echo fills them, since we never

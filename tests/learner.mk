@@ -12,7 +12,9 @@
 # workspace/ is git-ignored and nothing here ever writes into an existing workspace: it is
 # the learner's own work. A workspace is built like a step, from its own .c files and libc,
 # with the same warnings. Tests tagged `implementation` (this project's internals) never
-# run against a workspace. Which tests make up a stage: tests/check-stages.
+# run against a workspace. KV_SOURCES tells the tests where the workspace's sources are:
+# chapter 05's build tests/hashtable_test.c against workspace/05/hashtable.c. Which tests
+# make up a stage: tests/check-stages.
 
 WORKSPACES := $(sort $(patsubst workspace/%/,%,$(wildcard workspace/[0-9][0-9]/)))
 
@@ -54,7 +56,8 @@ no-workspace-$(1):
 
 check-$(1): $(if $(filter $(1),$(WORKSPACES)),build/workspace-$(1),no-workspace-$(1)) \
             $(TOOLS) $(TEST_PROGRAMS)
-	@BATS="$$(BATS)" tests/check-stages $(1) build/workspace-$(1) "$$(STAGE)" \
+	@BATS="$$(BATS)" KV_SOURCES=workspace/$(1) \
+	    tests/check-stages $(1) build/workspace-$(1) "$$(STAGE)" \
 	    $$(foreach s,$$(SUITES_$(1)),tests/$$(s).bats)
 endef
 $(foreach n,$(STEPS),$(eval $(call learner_rules,$(n))))
