@@ -4,12 +4,22 @@
 
 load helpers
 
+# Where each behaviour is explained: a failing test names its section last (explained_in).
+SEE_LOOP='docs/03-event-loop.md, section 3, "server.c: the loop"'
+SEE_INPUT='docs/03-event-loop.md, section 2, "The input buffer", then section 3, "server.c: the read path"'
+SEE_READ_PATH='docs/03-event-loop.md, section 3, "server.c: the read path"'
+SEE_WRITE_PATH='docs/03-event-loop.md, section 3, "server.c: the write path"'
+SEE_STATES='docs/03-event-loop.md, section 2, "The connection state machine"'
+SEE_ACCEPTING='docs/03-event-loop.md, section 3, "server.c: accepting"'
+SEE_SIGNALS='docs/03-event-loop.md, section 3, "server.c: the loop", then "Going deeper", "server.c: signals"'
+
 setup() {
     start_server
     CLIENT_FDS=()
 }
 
 teardown() {
+    say_where_explained
     close_clients
     stop_server
 }
@@ -35,17 +45,21 @@ expect_clean_load() {
         fail "expected $2 requests with 0 errors over $1 connections, got:" "$output"
 }
 
-# bats test_tags=slow
+# bats test_tags=stage:1,slow
 @test "200 clients connected at once all get correct replies to their SETs and GETs" {
+    explained_in "$SEE_LOOP"
     expect_clean_load 200 4000
 }
 
-# bats test_tags=slow
+# bats test_tags=stage:1,slow
 @test "1,000 simultaneous connections are all served" {
+    explained_in "$SEE_LOOP"
     expect_clean_load 1000 20000
 }
 
+# bats test_tags=stage:2
 @test "a client that sent half a frame and stalls does not delay others" {
+    explained_in "$SEE_INPUT"
     open_clients 1
     send_frame "${CLIENT_FDS[0]}" 0002 00000005 6b65 # SET, key length 5, 2 of its bytes
     run kv -t 2 set other "served at once"
@@ -59,7 +73,9 @@ expect_clean_load() {
     expect_output "v"
 }
 
+# bats test_tags=stage:1
 @test "two clients sending byte by byte, interleaved, both get the right replies" {
+    explained_in "$SEE_INPUT"
     printf 'set left L\nget left\n' >"$BATS_TEST_TMPDIR/left"
     printf 'set right R\nget right\n' >"$BATS_TEST_TMPDIR/right"
     kv --trickle 3000 pipe <"$BATS_TEST_TMPDIR/left" >"$BATS_TEST_TMPDIR/left.out" &
@@ -72,7 +88,9 @@ expect_clean_load() {
     expect_output $'OK\n"R"'
 }
 
+# bats test_tags=stage:1
 @test "one client's protocol error closes only that client's connection" {
+    explained_in "$SEE_STATES"
     open_clients 2
     local good=${CLIENT_FDS[0]} bad=${CLIENT_FDS[1]} status=0
     send_frame "$bad" ffff
@@ -89,7 +107,33 @@ expect_clean_load() {
     expect_server_recovers
 }
 
+# bats test_tags=stage:4,slow
+@test "a slow reader cut off for a bad frame gets every reply and the ERROR; others are served" {
+    explained_in "$SEE_STATES (DRAINING), then \"server.c: the write path\""
+    head -c 1048576 /dev/zero | tr '\0' 'x' >"$BATS_TEST_TMPDIR/value"
+    kv set big @"$BATS_TEST_TMPDIR/value"
+    local fd got want=$((3 * (6 + 1048576) + 6 + 22)) # 3 values, then "unknown request type 9"
+    exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"
+    {
+        frame "$(get_frame big)" "$(get_frame big)" "$(get_frame big)" 0009
+        head -c 200000 /dev/zero # bytes the server will never parse
+    } >&"$fd" || true # a server that resets the connection is caught below
+    # While this client neither reads nor closes, the loop goes on serving everyone else.
+    run kv -t 2 set other "served meanwhile"
+    expect_output "OK"
+    sleep 1
+    got=$(timeout 10 cat <&"$fd" | wc -c)
+    exec {fd}>&-
+    [ "$got" -eq "$want" ] ||
+        fail "expected $want bytes (three 1 MiB replies, then the ERROR), got $got:" \
+            "a server that close()s with unread input resets the connection, and the" \
+            "reset throws away the replies still queued for the client"
+    expect_server_recovers
+}
+
+# bats test_tags=stage:1
 @test "a client that resets mid-request does not disturb a client mid-frame" {
+    explained_in "$SEE_READ_PATH"
     open_clients 1
     send_frame "${CLIENT_FDS[0]}" 0001 00000003 # GET, key length 3, no key yet
     frame 0002 00000003 6b6579 00100000 6162 | kv raw --reset
@@ -100,7 +144,9 @@ expect_clean_load() {
     expect_server_recovers
 }
 
+# bats test_tags=stage:1
 @test "a client that half-closes after its requests still gets every reply" {
+    explained_in "$SEE_READ_PATH"
     # kv raw shuts down its sending side once stdin is sent, then reads until the close.
     run kv raw --hex <<<"0002 00000001 61 00000001 31
                          0002 00000001 62 00000001 32
@@ -110,8 +156,9 @@ expect_clean_load() {
     expect_server_recovers
 }
 
-# bats test_tags=slow
+# bats test_tags=stage:3,slow
 @test "a client that never reads its replies costs bounded memory, and others are served" {
+    explained_in "$SEE_WRITE_PATH"
     head -c 1048576 /dev/zero | tr '\0' 'x' >"$BATS_TEST_TMPDIR/value"
     kv set big @"$BATS_TEST_TMPDIR/value"
     local before after requests
@@ -140,8 +187,9 @@ expect_clean_load() {
 # Hostile crowds: memory, descriptors, storms, and stopping under load
 # ---------------------------------------------------------------------------------------
 
-# bats test_tags=slow
+# bats test_tags=stage:2,slow
 @test "300 clients declaring 32 MiB values cost what they sent, not what they declared" {
+    explained_in "$SEE_INPUT"
     local before after sent partial=$BATS_TEST_TMPDIR/partial
     {
         frame 0002 00000001 6b 02000000 # SET "k", a value of 32 MiB to come
@@ -163,8 +211,9 @@ expect_clean_load() {
     expect_server_recovers
 }
 
-# bats test_tags=slow
+# bats test_tags=stage:5,slow
 @test "out of file descriptors, the server neither spins nor dies, and recovers" {
+    explained_in "$SEE_ACCEPTING"
     stop_server
     start_server 40 # under valgrind, memcheck keeps 12 of these for itself
     open_clients 16 # served: well under the limit
@@ -181,8 +230,9 @@ expect_clean_load() {
     expect_server_recovers
 }
 
-# bats test_tags=slow
+# bats test_tags=stage:1,slow
 @test "thousands of connects and closes, and resets, leak no descriptor" {
+    explained_in "$SEE_ACCEPTING"
     local fd
     for _ in $(seq 2000); do
         exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"
@@ -197,6 +247,7 @@ expect_clean_load() {
 
 # bats test_tags=implementation,slow
 @test "a client pulling 1 MiB values through a deep pipeline gets one write() per round" {
+    explained_in "$SEE_WRITE_PATH"
     implementation_test "a server that writes until EAGAIN is just as correct"
     command -v strace >/dev/null || skip "strace is not installed"
     [ -z "${KV_UNDER_VALGRIND:-}" ] || skip "memcheck's own write() calls would be counted"
@@ -217,8 +268,9 @@ expect_clean_load() {
             "other client waited meanwhile. Expected at most one per round."
 }
 
-# bats test_tags=slow
+# bats test_tags=stage:1,slow
 @test "SIGTERM in the middle of a load stops the server at once, with status 0" {
+    explained_in "$SEE_SIGNALS"
     "$KV_BENCH" -p "$PORT" -c 50 -P 16 -d 10 -q >/dev/null 2>&1 3>&- &
     local load=$! start ms limit=1500
     # Under memcheck, the exit's leak check alone takes seconds.
@@ -233,7 +285,9 @@ expect_clean_load() {
             "$limit ms: the loop must notice the signal at its next poll() (chapter 03)"
 }
 
+# bats test_tags=stage:5
 @test "500 clients that each sent 2 bytes cost a few KiB each, not a 64 KiB read buffer" {
+    explained_in "$SEE_READ_PATH"
     # Buffers grow with the bytes that arrive, never with the room a read() might fill:
     # each connection holds one 2-byte fragment of a request header, sent a byte at a time.
     local before after per_conn fd
