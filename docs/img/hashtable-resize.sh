@@ -52,9 +52,9 @@ chain() {
 OLD=#f4f4f4 MOVED=#e0e0e0 NEW=#ffffff
 
 cat <<'HEAD'
-<svg xmlns="http://www.w3.org/2000/svg" width="760" height="520" viewBox="0 0 760 520" font-family="sans-serif">
+<svg xmlns="http://www.w3.org/2000/svg" width="800" height="520" viewBox="0 0 800 520" font-family="sans-serif">
 <defs><marker id="head" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#333"/></marker></defs>
-<rect width="760" height="520" fill="#fff"/>
+<rect width="800" height="520" fill="#fff"/>
 HEAD
 
 text 380 24 middle "A table growing from 8 to 16 buckets, two buckets into the move" bold
@@ -76,7 +76,7 @@ chain $x0 $((y0 + 6 * 26)) G F
 chain $x0 $((y0 + 7 * 26)) I
 text 192 $((y0 + 15)) start "moved: A went to new 0" note
 text 192 $((y0 + 26 + 15)) start "moved: B went to new 9" note
-text 20 $((y0 + 2 * 26 + 15)) start "rehash_index" bold
+text 10 $((y0 + 2 * 26 + 15)) start "rehash_index" bold
 arrow 104 $((y0 + 2 * 26 + 10)) 128 $((y0 + 2 * 26 + 10))
 
 # The new array: 16 buckets, A, H and B in it.
