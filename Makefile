@@ -25,7 +25,8 @@ BATS_FLAGS ?=
 STEP_DIRS := $(sort $(wildcard steps/[0-9][0-9]-*))
 STEPS     := $(foreach d,$(STEP_DIRS),$(firstword $(subst -, ,$(notdir $(d)))))
 TOOLS     := $(patsubst common/%.c,build/%,$(wildcard common/*.c))
-TEST_PROGRAMS := $(if $(wildcard tests/hashtable_test.c),build/hashtable_test)
+TEST_PROGRAMS := $(if $(wildcard tests/hashtable_test.c),build/hashtable_test) \
+                 $(if $(wildcard tests/heap_test.c),build/heap_test)
 SAN_TEST_PROGRAMS := $(TEST_PROGRAMS:build/%=build/san/%)
 
 # Which test suites apply to which step: a step keeps every earlier behaviour that still
@@ -35,6 +36,7 @@ SUITES_02 := 00-command-line 02-protocol
 SUITES_03 := $(SUITES_02) 03-event-loop
 SUITES_04 := $(SUITES_03) 04-pipelining
 SUITES_05 := $(SUITES_04) 05-hashtable
+SUITES_06 := $(SUITES_05) 06-timers
 
 step_dir = $(filter steps/$(1)-%,$(STEP_DIRS))
 
@@ -68,6 +70,7 @@ test-$(1): build/step-$(1) $(TOOLS) $(TEST_PROGRAMS)
 test-san-$(1): build/san/step-$(1) $(TOOLS) $(TEST_PROGRAMS) $(SAN_TEST_PROGRAMS)
 	@echo "== step $(1) under ASan+UBSan =="
 	KV_SERVER=build/san/step-$(1) KV_HASHTABLE_TEST=build/san/hashtable_test \
+	KV_HEAP_TEST=build/san/heap_test \
 	$$(BATS) $$(BATS_FLAGS) \
 	    $$(foreach s,$$(SUITES_$(1)),tests/$$(s).bats)
 endef
@@ -100,6 +103,14 @@ build/san/hashtable_test: tests/hashtable_test.c $(wildcard steps/05-*/*.h) $(HA
                           | build/san
 	$(CC) $(WARN) $(SANFLAGS) -I$(call step_dir,05) -o $@ tests/hashtable_test.c \
 	    $(HASHTABLE_SOURCES)
+
+HEAP_SOURCES := $(wildcard $(call step_dir,06)/heap.c)
+
+build/heap_test: tests/heap_test.c $(wildcard steps/06-*/heap.h) $(HEAP_SOURCES) | build
+	$(CC) $(WARN) $(CFLAGS) -I$(call step_dir,06) -o $@ tests/heap_test.c $(HEAP_SOURCES)
+
+build/san/heap_test: tests/heap_test.c $(wildcard steps/06-*/heap.h) $(HEAP_SOURCES) | build/san
+	$(CC) $(WARN) $(SANFLAGS) -I$(call step_dir,06) -o $@ tests/heap_test.c $(HEAP_SOURCES)
 
 # ---------------------------------------------------------------------------------------
 # Tests

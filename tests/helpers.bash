@@ -64,13 +64,14 @@ expect_same_file() {
 # ---------------------------------------------------------------------------------------
 
 # start_server [FD_LIMIT]: starts $KV_SERVER on a free port, optionally with a lower limit
-# on open file descriptors (ulimit -n), and sets PORT and SERVER_PID.
+# on open file descriptors (ulimit -n), and sets PORT and SERVER_PID. Flags in
+# KV_SERVER_FLAGS (e.g. "--idle-timeout 1", from step 06) are passed after --port 0.
 start_server() {
     local out=$BATS_TEST_TMPDIR/server.out line fd_limit=${1:-}
     # 3>&- : bats waits for fd 3 to close; a server holding it would hang the suite.
     (
         [ -z "$fd_limit" ] || ulimit -n "$fd_limit"
-        exec "$KV_SERVER" --port 0
+        exec "$KV_SERVER" --port 0 ${KV_SERVER_FLAGS:-}
     ) >"$out" 2>"$BATS_TEST_TMPDIR/server.err" 3>&- &
     SERVER_PID=$!
     for _ in $(seq 100); do
