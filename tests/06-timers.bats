@@ -112,11 +112,12 @@ get_frame() {
 @test "flags: a bad --idle-timeout value is a bad command line: usage on stderr, exit 2" {
     local bad
     for bad in abc -1 12x .5 1. "" " 1" +1 1e3 0x10 1.2.3; do
-        run --separate-stderr "$KV_SERVER" --port 0 --idle-timeout "$bad"
+        # timeout: a server that accepts the value would run until stopped (status 124).
+        run --separate-stderr timeout 5 "$KV_SERVER" --port 0 --idle-timeout "$bad"
         [ "$status" -eq 2 ] || fail "--idle-timeout '$bad': expected exit status 2, got $status"
         [[ $stderr == *usage* ]] || fail "--idle-timeout '$bad': expected usage on stderr, got: $stderr"
     done
-    run "$KV_SERVER" --port 0 --idle-timeout
+    run timeout 5 "$KV_SERVER" --port 0 --idle-timeout
     [ "$status" -eq 2 ] || fail "--idle-timeout without a value: expected exit status 2, got $status"
 }
 
