@@ -228,10 +228,11 @@ server_fd_count() {
 # Watching the server's system calls (strace, attached to the running server)
 # ---------------------------------------------------------------------------------------
 
-# trace_server: starts strace on the server, logging poll() and write() to TRACE_LOG.
+# trace_server: starts strace on the server, logging poll() (or ppoll(), from step 06) and
+# write() to TRACE_LOG.
 trace_server() {
     TRACE_LOG=$BATS_TEST_TMPDIR/trace
-    strace -p "$SERVER_PID" -e trace=poll,write -o "$TRACE_LOG" 3>&- 2>/dev/null &
+    strace -p "$SERVER_PID" -e trace=poll,ppoll,write -o "$TRACE_LOG" 3>&- 2>/dev/null &
     TRACER_PID=$!
     sleep 1 # strace needs a moment to attach
 }
@@ -246,7 +247,7 @@ untrace_server() {
 # number of write() calls made to one client's descriptor between two poll() calls.
 most_writes_per_round() {
     awk '{ sub(/^[0-9]+ +/, "") } # a process id, when strace prints one
-         /^poll\(/ { delete writes; next }
+         /^p?poll\(/ { delete writes; next }
          /^write\([0-9]+,/ {
              fd = substr($0, 7) + 0
              if (fd > 2 && ++writes[fd] > most) most = writes[fd]
