@@ -231,38 +231,57 @@ get_frame() {
     done
 }
 
-@test "request: replies owed are all sent before a request-deadline close" {
-    start_with --idle-timeout 2
-    head -c 1048576 /dev/zero | tr '\0' 'v' >"$BATS_TEST_TMPDIR/value"
-    kv set big @"$BATS_TEST_TMPDIR/value"
-    local expected=$BATS_TEST_TMPDIR/expected got=$BATS_TEST_TMPDIR/got size=0 closed= status
-    for _ in $(seq 16); do
-        frame 0000 00100000 && cat "$BATS_TEST_TMPDIR/value"
-    done >"$expected"
-    open_clients 1
-    # 16 MiB of replies owed, then half a request that will never be finished.
-    send_frame "${CLIENT_FDS[0]}" "$(printf "$(get_frame big) %.0s" $(seq 16)) 0001 0000"
-    : >"$got"
-    # Read about 5 MiB a second: the output keeps moving, past the 2 s deadline.
-    for _ in $(seq 200); do
+# read_slowly FD FILE: reads connection FD into FILE, 512 KiB every 0.1 s or so, until the
+# server closes it (READ_CLOSED=yes) or sends nothing for 3 s (READ_CLOSED=).
+read_slowly() {
+    local fd=$1 file=$2 size=0 status
+    READ_CLOSED=
+    : >"$file"
+    for _ in $(seq 400); do
         status=0
-        timeout 3 dd bs=524288 count=1 iflag=fullblock status=none <&"${CLIENT_FDS[0]}" \
-            >>"$got" 2>/dev/null || status=$?
-        [ "$status" -ne 124 ] || break # nothing for 3 s: not closed
-        [ "$status" -eq 0 ] && [ "$(wc -c <"$got")" -gt "$size" ] || { closed=yes; break; }
-        size=$(wc -c <"$got")
+        timeout 3 dd bs=524288 count=1 iflag=fullblock status=none <&"$fd" >>"$file" \
+            2>/dev/null || status=$?
+        [ "$status" -ne 124 ] || return 0 # nothing for 3 s: not closed
+        if [ "$status" -ne 0 ] || [ "$(wc -c <"$file")" -eq "$size" ]; then
+            READ_CLOSED=yes # end of file, or a reset
+            return 0
+        fi
+        size=$(wc -c <"$file")
         sleep 0.1
     done
-    [ "$(wc -c <"$got")" -ge "$(wc -c <"$expected")" ] ||
-        fail "the server closed after $(wc -c <"$got") of the $(wc -c <"$expected") bytes of" \
-            "replies owed: replies owed are sent before a request-deadline close"
-    cmp -s -n "$(wc -c <"$expected")" "$expected" "$got" ||
-        fail "the replies owed came back wrong: $(cmp -n "$(wc -c <"$expected")" "$expected" "$got")"
+}
+
+# expect_big_replies N FILE: FILE starts with N replies OK, each the 1 MiB value in $VALUE.
+expect_big_replies() {
+    local n=$1 got=$2 want=$BATS_TEST_TMPDIR/want
+    for _ in $(seq "$n"); do
+        frame 0000 00100000 && cat "$VALUE"
+    done >"$want"
+    [ "$(wc -c <"$got")" -ge "$(wc -c <"$want")" ] ||
+        fail "got $(wc -c <"$got") of the $(wc -c <"$want") bytes of replies owed"
+    cmp -s -n "$(wc -c <"$want")" "$want" "$got" ||
+        fail "the replies owed came back wrong: $(cmp -n "$(wc -c <"$want")" "$want" "$got")"
+}
+
+@test "request: replies owed are all sent before a request-deadline close" {
+    start_with --idle-timeout 2
+    VALUE=$BATS_TEST_TMPDIR/value
+    head -c 1048576 /dev/zero | tr '\0' 'v' >"$VALUE"
+    kv set big @"$VALUE"
+    open_clients 1
+    # 24 MiB of replies owed, then half a request that will never be finished. The client
+    # reads nothing for 1.2 s, then about 5 MiB a second: when the request deadline comes,
+    # 2 s after the half request, most replies are still owed, and they keep moving.
+    send_frame "${CLIENT_FDS[0]}" "$(printf "$(get_frame big) %.0s" $(seq 24)) 0001 0000"
+    sleep 1.2
+    read_slowly "${CLIENT_FDS[0]}" "$BATS_TEST_TMPDIR/got"
+    expect_big_replies 24 "$BATS_TEST_TMPDIR/got"
     local rest
-    rest=$(tail -c +$(($(wc -c <"$expected") + 1)) "$got" | head -c 2 | od -An -tx1 | tr -d ' \n')
+    rest=$(tail -c +$((24 * 1048582 + 1)) "$BATS_TEST_TMPDIR/got" | head -c 2 | od -An -tx1 |
+        tr -d ' \n')
     [ -z "$rest" ] || [ "$rest" = 0002 ] ||
         fail "after the replies owed, expected nothing or an ERROR, got bytes $rest"
-    [ -n "$closed" ] || fail "the server did not close the connection after the replies owed"
+    [ -n "$READ_CLOSED" ] || fail "the server did not close the connection after the replies owed"
 }
 
 # ---------------------------------------------------------------------------------------
