@@ -60,7 +60,7 @@
 #define _GNU_SOURCE /* ppoll(): Linux, and POSIX only since 2024 */
 
 #include "buffer.h"
-#include "hashtable.h"
+#include "hashtable.h" /* container_of() */
 #include "heap.h"
 #include "net.h"
 #include "protocol.h"
