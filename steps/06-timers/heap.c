@@ -99,12 +99,12 @@ int heap_reserve(struct heap *heap, size_t n)
 
     if (n <= heap->cap)
         return 0;
-    while (cap < n)
-        cap *= 2;
-    if (cap > SIZE_MAX / sizeof *nodes) {
-        errno = ENOMEM;
+    if (n > SIZE_MAX / 2 / sizeof *nodes) {
+        errno = ENOMEM; /* so that neither the doubling nor the size below can overflow */
         return -1;
     }
+    while (cap < n)
+        cap *= 2;
     nodes = realloc(heap->nodes, cap * sizeof *nodes);
     if (nodes == NULL)
         return -1;
