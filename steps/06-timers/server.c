@@ -639,6 +639,7 @@ static void request_timed_out(struct conn *c)
     process_input(c);
 }
 
+/* A connection's timer came due: the heap key says so, and the lazy check may disagree. */
 static void on_conn_timer(struct timer *timer)
 {
     struct conn *c = container_of(timer, struct conn, timer);
