@@ -29,7 +29,8 @@ BATS_FLAGS ?=
 STEP_DIRS := $(sort $(wildcard steps/[0-9][0-9]-*))
 STEPS     := $(foreach d,$(STEP_DIRS),$(firstword $(subst -, ,$(notdir $(d)))))
 TOOLS     := $(patsubst common/%.c,build/%,$(wildcard common/*.c))
-TEST_PROGRAMS := $(if $(wildcard tests/hashtable_test.c),build/hashtable_test)
+TEST_PROGRAMS := $(if $(wildcard tests/hashtable_test.c),build/hashtable_test) \
+                 $(if $(wildcard tests/heap_test.c),build/heap_test)
 SAN_TEST_PROGRAMS := $(TEST_PROGRAMS:build/%=build/san/%)
 
 # Which test suites apply to which step: a step keeps every earlier behaviour that still
@@ -40,6 +41,7 @@ SUITES_02 := 00-command-line 02-protocol 02-one-at-a-time
 SUITES_03 := 00-command-line 02-protocol 03-event-loop
 SUITES_04 := $(SUITES_03) 04-pipelining
 SUITES_05 := $(SUITES_04) 05-hashtable
+SUITES_06 := $(SUITES_05) 06-timers
 
 # Tests tagged `slow` (stress: thousands of connections or keys, storms, sleeps) run whole
 # on the step that introduced their suite and on the newest step that has it. `make test`
@@ -94,7 +96,7 @@ test-$(1): build/step-$(1) $(TOOLS) $(TEST_PROGRAMS)
 test-san-$(1): build/san/step-$(1) $(TOOLS) $(TEST_PROGRAMS) $(SAN_TEST_PROGRAMS)
 	@echo "== step $(1) under ASan+UBSan =="
 	@$$(call run_suites,$(1),KV_SERVER=build/san/step-$(1) \
-	    KV_HASHTABLE_TEST=build/san/hashtable_test \
+	    KV_HASHTABLE_TEST=build/san/hashtable_test KV_HEAP_TEST=build/san/heap_test \
 	    KV_SOURCES=$(call step_dir,$(1)) KV_TEST_CFLAGS="$$(SANFLAGS)")
 endef
 $(foreach n,$(STEPS),$(eval $(call step_rules,$(n))))
@@ -126,6 +128,14 @@ build/san/hashtable_test: tests/hashtable_test.c $(wildcard steps/05-*/*.h) $(HA
                           | build/san
 	$(CC) $(WARN) $(SANFLAGS) -I$(call step_dir,05) -o $@ tests/hashtable_test.c \
 	    $(HASHTABLE_SOURCES)
+
+HEAP_SOURCES := $(wildcard $(call step_dir,06)/heap.c)
+
+build/heap_test: tests/heap_test.c $(wildcard steps/06-*/heap.h) $(HEAP_SOURCES) | build
+	$(CC) $(WARN) $(CFLAGS) -I$(call step_dir,06) -o $@ tests/heap_test.c $(HEAP_SOURCES)
+
+build/san/heap_test: tests/heap_test.c $(wildcard steps/06-*/heap.h) $(HEAP_SOURCES) | build/san
+	$(CC) $(WARN) $(SANFLAGS) -I$(call step_dir,06) -o $@ tests/heap_test.c $(HEAP_SOURCES)
 
 # ---------------------------------------------------------------------------------------
 # Tests

@@ -12,7 +12,7 @@
 # read or write, a leak or undefined behaviour counts as a crash, just as a broken rule does.
 #
 #   steps without buffer.h (02):      fuzz/fuzz_step02.c, read_request() on a descriptor
-#   steps with buffer.h (03, 04, 05): fuzz/fuzz_buffered.c, parse_request() on a buffer
+#   steps with buffer.h (03 to 06): fuzz/fuzz_buffered.c, parse_request() on a buffer
 #
 # Everything goes under build/fuzz/: the targets (fuzz-stepNN), the corpus each one grows
 # (corpus-NN/, started from fuzz/make-corpus.sh's seeds), and the inputs that crashed one

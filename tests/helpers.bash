@@ -101,13 +101,14 @@ expect_same_file() {
 # ---------------------------------------------------------------------------------------
 
 # start_server [FD_LIMIT]: starts $KV_SERVER on a free port, optionally with a lower limit
-# on open file descriptors (ulimit -n), and sets PORT and SERVER_PID.
+# on open file descriptors (ulimit -n), and sets PORT and SERVER_PID. Flags in
+# KV_SERVER_FLAGS (e.g. "--idle-timeout 1", from step 06) are passed after --port 0.
 start_server() {
     local out=$BATS_TEST_TMPDIR/server.out line fd_limit=${1:-}
     # 3>&- : bats waits for fd 3 to close; a server holding it would hang the suite.
     (
         [ -z "$fd_limit" ] || ulimit -n "$fd_limit"
-        exec "$KV_SERVER" --port 0
+        exec "$KV_SERVER" --port 0 ${KV_SERVER_FLAGS:-}
     ) >"$out" 2>"$BATS_TEST_TMPDIR/server.err" 3>&- &
     SERVER_PID=$!
     SERVER_SHELL=$BASHPID
@@ -360,10 +361,11 @@ implementation_test() {
 # Watching the server's system calls (strace, attached to the running server)
 # ---------------------------------------------------------------------------------------
 
-# trace_server: starts strace on the server, logging poll() and write() to TRACE_LOG.
+# trace_server: starts strace on the server, logging poll() (or ppoll(), from step 06) and
+# write() to TRACE_LOG.
 trace_server() {
     TRACE_LOG=$BATS_TEST_TMPDIR/trace
-    strace -p "$SERVER_PID" -e trace=poll,write -o "$TRACE_LOG" 3>&- 2>/dev/null &
+    strace -p "$SERVER_PID" -e trace=poll,ppoll,write -o "$TRACE_LOG" 3>&- 2>/dev/null &
     TRACER_PID=$!
     sleep 1 # strace needs a moment to attach
 }
@@ -378,7 +380,7 @@ untrace_server() {
 # number of write() calls made to one client's descriptor between two poll() calls.
 most_writes_per_round() {
     awk '{ sub(/^[0-9]+ +/, "") } # a process id, when strace prints one
-         /^poll\(/ { delete writes; next }
+         /^p?poll\(/ { delete writes; next }
          /^write\([0-9]+,/ {
              fd = substr($0, 7) + 0
              if (fd > 2 && ++writes[fd] > most) most = writes[fd]

@@ -23,8 +23,10 @@
 #                                 hold-back of deep pipelines, with large values
 #   05  05-hashtable              the hash table: 200,000 keys set, read, half deleted,
 #                                 through many resizes, and keys that differ after a NUL
+#   06  06-timers                 the timer heap and every way a connection now ends for
+#                                 time: idle, request deadline, bounded lingering close
 #
-# Steps 04 and 05 do not repeat 02-protocol: its code did not change, and the whole run
+# Steps 04 to 06 do not repeat 02-protocol: its code did not change, and the whole run
 # stays near four minutes. (The fuzz targets, under ASan, cover the protocol and the store
 # of every step: make fuzz-ci.)
 #
@@ -38,6 +40,7 @@ VALGRIND_SUITES_02 := 02-protocol
 VALGRIND_SUITES_03 := 02-protocol 03-event-loop
 VALGRIND_SUITES_04 := 04-pipelining
 VALGRIND_SUITES_05 := 05-hashtable
+VALGRIND_SUITES_06 := 06-timers
 
 valgrind_suites = $(or $(VALGRIND_SUITES_$(1)),$(SUITES_$(1)))
 
