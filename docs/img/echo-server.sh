@@ -44,12 +44,12 @@ path() {
 }
 
 cat <<'HEAD'
-<svg xmlns="http://www.w3.org/2000/svg" width="760" height="420" viewBox="0 0 760 420" font-family="sans-serif">
+<svg xmlns="http://www.w3.org/2000/svg" width="800" height="420" viewBox="0 0 800 420" font-family="sans-serif">
 <defs><marker id="head" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#333"/></marker></defs>
-<rect width="760" height="420" fill="#fff"/>
+<rect width="800" height="420" fill="#fff"/>
 HEAD
 
-text 380 24 middle "Step 01: one client at a time; the others wait in the kernel" bold
+text 400 24 middle "Step 01: one client at a time; the others wait in the kernel" bold
 
 # The clients
 box 20 70 120 44 "client A" "being served"
@@ -58,7 +58,7 @@ box 20 262 120 40 "client C"
 
 # The kernel: the served connection and the accept queue
 printf '<rect x="180" y="44" width="250" height="340" rx="8" fill="#f4f6fa" stroke="#889" stroke-dasharray="6,4"/>\n'
-text 305 376 middle "the kernel" note
+text 305 62 middle "the kernel" note
 box 200 70 210 44 "connection A (fd 4)" "send and receive buffers" "#fff"
 box 200 170 210 150 "" "" "#eef3e6"
 text 305 190 middle "accept queue of fd 3" bold
@@ -73,30 +73,31 @@ arrow 198 100 140 100
 arrow 140 220 213 228
 arrow 140 282 213 284
 
-# The server's loop
-box 480 44 250 40 "socket, bind, listen" "listen_on_localhost(): fd 3"
-box 530 116 150 36 "accept()" "" "#fff8e6"
-box 530 186 150 36 "read(fd 4)" "" "#fff8e6"
-box 530 256 150 36 "write_all(fd 4)" "" "#fff8e6"
-box 530 336 150 36 "close(fd 4)" "" "#fff"
+# The server's loop, with room on its left for the labels of the arrows from the kernel
+box 520 44 250 40 "socket, bind, listen" "listen_on_localhost(): fd 3"
+box 570 116 150 36 "accept()" "" "#fff8e6"
+box 570 186 150 36 "read(fd 4)" "" "#fff8e6"
+box 570 256 150 36 "write_all(fd 4)" "" "#fff8e6"
+box 570 336 150 36 "close(fd 4)" "" "#fff"
 
-arrow 605 84 605 114
-arrow 605 152 605 184
-arrow 605 222 605 254
-text 615 242 start "n bytes" small
-path "M 680 274 C 720 274 720 204 682 204"
-text 724 244 start "again" small
-path "M 530 204 C 490 204 490 354 528 354"
-text 486 290 end "0 or error" small
-path "M 540 292 L 540 334"
-text 548 318 start "error" small
-path "M 680 354 C 748 354 748 134 682 134"
-text 690 374 start "next client" small
+arrow 645 84 645 114
+arrow 645 152 645 184
+arrow 645 222 645 254
+text 655 242 start "n bytes" small
+path "M 720 274 C 760 274 760 204 722 204"
+text 764 244 start "again" small
+path "M 570 204 C 530 204 530 354 568 354"
+text 526 290 end "0 or error" small
+path "M 580 292 L 580 334"
+text 588 318 start "error" small
+path "M 720 354 C 788 354 788 134 722 134"
+text 730 374 start "next client" small
 
-# Between the kernel and the loop
-arrow 397 236 528 140 dashed
-text 460 168 middle "takes the next" small
-arrow 410 92 528 196 dashed
-text 470 120 middle "bytes in, echo out" small
+# Between the kernel and the loop: the two arrows cross, so each label sits by the start
+# of its own arrow, on the side away from the other one.
+arrow 397 236 568 140 dashed
+text 440 234 start "takes the next" small
+arrow 410 92 568 196 dashed
+text 438 100 start "bytes in, echo out" small
 
 echo '</svg>'
