@@ -8,7 +8,8 @@
 #   make test-03 SERVER=path/to/your/server          step 03's tests against your server
 #   make test TEST_JOBS=1                            one step at a time
 #   make check-steps     each step differs from the one before only where its chapter
-#                        says (docs/step-files.txt, scripts/check-steps)
+#                        says (docs/step-files.txt, scripts/check-steps), and every C
+#                        excerpt in a chapter is its step's code (scripts/check-excerpts)
 #   make test-san        every step's tests against ASan+UBSan builds
 #   make valgrind        every step's server under valgrind's memcheck  (tests/valgrind.mk)
 #   make fuzz STEP=03    fuzz step 03's request parser; make fuzz-ci: every step briefly
@@ -154,6 +155,7 @@ test-san: check-steps all san $(SAN_TEST_PROGRAMS)
 .PHONY: check-steps
 check-steps:
 	@scripts/check-steps
+	@scripts/check-excerpts
 
 clean:
 	rm -rf build
