@@ -307,13 +307,25 @@ static int decode_hex(const struct buf *text, struct buf *bytes, char *why, size
  * Encoding requests
  * ------------------------------------------------------------------------------------ */
 
-/* Appends one request frame (kv1.h): its type, then each argument. Fails with EMSGSIZE too. */
+/*
+ * Appends one request frame (kv1.h): its type, then each argument. Fails with EMSGSIZE
+ * too. An integer argument (kind->int_arg) has been checked by number_ok() already.
+ */
 static int encode_request(struct buf *out, const struct kv1_kind *kind, const struct buf *args)
 {
+    uint64_t number;
+
     if (kv1_append_type(out, kind->type) < 0)
         return -1;
     for (unsigned i = 0; i < kind->argc; i++) {
-        uint8_t *room = kv1_append_arg(out, args[i].len);
+        uint8_t *room;
+        if (i + 1 == kind->int_arg) {
+            if (kv1_parse_u64(args[i].data, args[i].len, &number) < 0 ||
+                kv1_append_u64_arg(out, number) < 0)
+                return -1;
+            continue;
+        }
+        room = kv1_append_arg(out, args[i].len);
         if (room == NULL)
             return -1;
         if (args[i].len > 0)
@@ -328,8 +340,21 @@ static const char *arity_message(const struct kv1_kind *kind)
     switch (kind->argc) {
     case 0: return "takes no arguments";
     case 1: return "takes one argument: KEY";
-    default: return "takes two arguments: KEY VALUE";
+    default: return kind->int_arg == 2 ? "takes two arguments: KEY MS"
+                                      : "takes two arguments: KEY VALUE";
     }
+}
+
+/* The integer argument of a command (pexpire's MS) is a decimal number that fits 64 bits. */
+static const char bad_number[] = "MS must be a decimal number from 0 to 18446744073709551615";
+
+static bool number_ok(const struct kv1_kind *kind, const struct buf *args)
+{
+    uint64_t number;
+
+    return kind->int_arg == 0 ||
+           kv1_parse_u64(args[kind->int_arg - 1].data, args[kind->int_arg - 1].len,
+                         &number) == 0;
 }
 
 /* ------------------------------------------------------------------------------------
@@ -412,11 +437,16 @@ static int encode_line(const uint8_t *line, const uint8_t *end, struct buf *toke
         return 0;
     kind = kv1_kind_by_name(tokens[0].data, tokens[0].len);
     if (kind == NULL) {
-        *why = "unknown command (use get, set or del)";
+        *why = "unknown command (use get, set, del, pexpire, pttl, persist or dbsize)";
         return -1;
     }
     if ((unsigned)(count - 1) != kind->argc) {
         snprintf(message, sizeof message, "%s %s", kind->name, arity_message(kind));
+        *why = message;
+        return -1;
+    }
+    if (!number_ok(kind, tokens + 1)) {
+        snprintf(message, sizeof message, "%s: %s", kind->name, bad_number);
         *why = message;
         return -1;
     }
@@ -468,12 +498,35 @@ static int encode_pipe_input(const struct buf *input, struct buf *out, struct bu
  * ------------------------------------------------------------------------------------ */
 
 /*
- * The one-line form of a reply used by pipe and raw. answers_get says the reply is to a
- * GET, whose value is printed quoted even when empty: `""` is an empty value, `OK` is a
- * SET or DEL that succeeded.
+ * An OK reply's payload that is an integer (PTTL's, DBSIZE's: kind->int_reply), printed
+ * in decimal with a newline. False, printing nothing, if the reply is not such a one.
  */
-static void print_reply_line(const struct kv1_reply *r, bool answers_get)
+static bool print_int_reply(const struct kv1_reply *r, const struct kv1_kind *kind)
 {
+    uint64_t value;
+
+    if (kind == NULL || kind->int_reply == 0 || r->status != KV1_OK ||
+        kv1_reply_u64(r, &value) < 0)
+        return false;
+    if (kind->int_reply == 'i')
+        printf("%lld\n", (long long)(int64_t)value);
+    else
+        printf("%llu\n", (unsigned long long)value);
+    return true;
+}
+
+/*
+ * The one-line form of a reply used by pipe and raw. kind is the request it answers, or
+ * NULL (raw) if we do not know. A GET's value is printed quoted even when empty: `""` is
+ * an empty value, `OK` is a SET or DEL that succeeded; a PTTL's or DBSIZE's number in
+ * decimal.
+ */
+static void print_reply_line(const struct kv1_reply *r, const struct kv1_kind *kind)
+{
+    bool answers_get = kind != NULL && kind->returns_value;
+
+    if (print_int_reply(r, kind))
+        return;
     switch (r->status) {
     case KV1_OK:
         if (r->len == 0 && !answers_get)
@@ -499,6 +552,8 @@ static void print_reply_line(const struct kv1_reply *r, bool answers_get)
 static enum kv_exit report_reply(const struct kv1_reply *r, const struct kv1_kind *kind,
                                  bool escape)
 {
+    if (print_int_reply(r, kind))
+        return KV_EXIT_OK;
     switch (r->status) {
     case KV1_OK:
         if (!kind->returns_value) {
@@ -792,13 +847,13 @@ static int send_some(struct session *s)
 static void take_reply(struct session *s, const struct kv1_reply *r)
 {
     if (s->reading == READ_FRAMES) {
-        print_reply_line(r, false); /* raw: we do not know what was asked */
+        print_reply_line(r, NULL); /* raw: we do not know what was asked */
         return;
     }
     if (s->single)
         s->verdict = report_reply(r, kv1_kind_by_type(s->types[0]), s->escape);
     else
-        print_reply_line(r, kv1_kind_by_type(s->types[s->answered])->returns_value);
+        print_reply_line(r, kv1_kind_by_type(s->types[s->answered]));
     s->answered++;
 }
 
@@ -979,6 +1034,12 @@ static const char *const help_text[] = {
     "  set KEY @FILE       ... the value is the contents of FILE (any bytes);",
     "                      @@text stores the literal value @text",
     "  del KEY             delete KEY",
+    "  pexpire KEY MS      make KEY expire MS milliseconds from now (0: delete it now);",
+    "                      MS is sent as an 8-byte integer (servers from step 07 on)",
+    "  pttl KEY            print the milliseconds KEY has left, or -1 if it never",
+    "                      expires",
+    "  persist KEY         make KEY never expire",
+    "  dbsize              print how many keys the server holds",
     "  pipe                read commands from standard input (format below), send them",
     "                      all without waiting (pipelining), print one line per reply",
     "  raw                 send standard input byte for byte, then half-close the",
@@ -1011,23 +1072,26 @@ static const char *const help_text[] = {
     "KEY and VALUE may contain escapes: \\xHH (any byte), \\0, \\n, \\r, \\t, \\\\, \\\".",
     "A VALUE of exactly - means standard input: store a lone dash as \\x2d.",
     "",
-    "Pipe input: one command per line: get KEY, set KEY VALUE or del KEY.",
+    "Pipe input: one command per line: get KEY, set KEY VALUE, del KEY, pexpire KEY MS,",
+    "  pttl KEY, persist KEY or dbsize.",
     "  Command names ignore case. Spaces and tabs separate tokens. A token that starts",
     "  with \" runs to the next unescaped \" and may hold blanks. The escapes above work",
     "  inside and outside quotes. Blank lines, and lines whose first non-blank character",
     "  is #, are skipped. A bad line is reported with its number and nothing is sent.",
     "  Example:   set \"my key\" caf\\xc3\\xa9",
     "",
-    "Output of get, set and del:",
+    "Output of get, set, del and the others:",
     "  OK          get: the value, as raw bytes with nothing added when standard output",
     "              is not a terminal, else (and always with -e) escaped plus a newline;",
-    "              set, del: the line OK",
+    "              set, del, pexpire, persist: the line OK;",
+    "              pttl, dbsize: the number in decimal",
     "  NOT_FOUND   (nil) on standard output",
     "  ERROR       (error) MESSAGE on standard error",
     "Output of pipe and raw: one line per reply, in order, on standard output:",
     "  OK                    status OK, empty payload",
     "  \"payload\"             status OK with a payload; in pipe, every get's reply,",
     "                        even an empty value (\"\")",
+    "  N                     pipe: pttl's and dbsize's number, in decimal",
     "  (nil)                 NOT_FOUND",
     "  (error) MESSAGE       ERROR",
     "  (status N) \"payload\"  any other status N",
@@ -1039,7 +1103,7 @@ static const char *const help_text[] = {
     "",
     "Exit status:",
     "  0  success; pipe and raw: the exchange completed, whatever the replies said",
-    "  1  NOT_FOUND (get, del)",
+    "  1  NOT_FOUND (get, del, pexpire, pttl, persist)",
     "  2  usage error: bad command line, bad pipe line, bad hex input, unreadable FILE",
     "  3  the server answered ERROR (get, set, del)",
     "  4  cannot connect, timed out, connection closed early (pipe: before the last",
@@ -1220,6 +1284,7 @@ static int choose_port(struct options *opt)
 static int parse_command(int argc, char **argv, int i, struct invocation *inv)
 {
     const char *word = argv[i++];
+    uint64_t number;
 
     if (strcmp(word, "pipe") == 0 || strcmp(word, "raw") == 0) {
         inv->command = word[0] == 'p' ? CMD_PIPE : CMD_RAW;
@@ -1237,6 +1302,8 @@ static int parse_command(int argc, char **argv, int i, struct invocation *inv)
         return usage_error("%s %s", inv->kind->name, arity_message(inv->kind));
     inv->key = inv->kind->argc >= 1 ? argv[i] : NULL;
     inv->value = inv->kind->argc >= 2 ? argv[i + 1] : NULL;
+    if (inv->kind->int_arg == 2 && kv1_parse_u64(inv->value, strlen(inv->value), &number) < 0)
+        return usage_error("%s: %s", inv->kind->name, bad_number);
     return 0;
 }
 
@@ -1306,6 +1373,8 @@ static enum kv_exit prepare_single(const struct invocation *inv, struct buf *out
     if (inv->key != NULL && unescape_arg(inv->key, &args[0], &why) < 0) {
         usage_error("KEY: %s", why);
         code = KV_EXIT_USAGE;
+    } else if (inv->value != NULL && inv->kind->int_arg == 2) {
+        code = buf_append(&args[1], inv->value, strlen(inv->value)) < 0 ? KV_EXIT_IO : code;
     } else if (inv->value != NULL) {
         code = load_value(inv->value, &args[1]);
     }

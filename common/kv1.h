@@ -27,24 +27,38 @@
 #define KV1_REPLY_HEADER 6                  /* u16 status + u32 length */
 #define KV1_MAX_ARGS 2                      /* the most arguments any request type takes */
 
-enum kv1_type { KV1_GET = 1, KV1_SET = 2, KV1_DEL = 3 };
+enum kv1_type {
+    KV1_GET = 1, KV1_SET = 2, KV1_DEL = 3,
+    KV1_PEXPIRE = 4, KV1_PTTL = 5, KV1_PERSIST = 6, KV1_DBSIZE = 7, /* from step 07 */
+};
 enum kv1_status { KV1_OK = 0, KV1_NOT_FOUND = 1, KV1_ERROR = 2 };
 
-/* One request type. returns_value: an OK reply's payload is data to show (GET's value). */
+/*
+ * One request type. returns_value: an OK reply's payload is data to show (GET's value).
+ * int_arg: the number (1, 2) of an argument that is an 8-byte integer on the wire, given
+ * in decimal on kv's command line (PEXPIRE's ttl); 0 if none. int_reply: an OK reply's
+ * payload is an 8-byte integer to print in decimal, 'i' signed (PTTL), 'u' not (DBSIZE).
+ */
 struct kv1_kind {
     const char *name;
     uint16_t type;
     unsigned argc;
     int returns_value;
+    unsigned int_arg;
+    char int_reply;
 };
 
 /* The request types, in the order of their numbers. */
 static inline const struct kv1_kind *kv1_kinds(size_t *count)
 {
     static const struct kv1_kind kinds[] = {
-        { "get", KV1_GET, 1, 1 },
-        { "set", KV1_SET, 2, 0 },
-        { "del", KV1_DEL, 1, 0 },
+        { "get", KV1_GET, 1, 1, 0, 0 },
+        { "set", KV1_SET, 2, 0, 0, 0 },
+        { "del", KV1_DEL, 1, 0, 0, 0 },
+        { "pexpire", KV1_PEXPIRE, 2, 0, 2, 0 },
+        { "pttl", KV1_PTTL, 1, 0, 0, 'i' },
+        { "persist", KV1_PERSIST, 1, 0, 0, 0 },
+        { "dbsize", KV1_DBSIZE, 0, 0, 0, 'u' },
     };
 
     *count = sizeof kinds / sizeof kinds[0];
@@ -109,6 +123,38 @@ static inline uint8_t *kv1_append_arg(struct buf *out, size_t len)
         return NULL;
     put_u32(p, (uint32_t)len);
     return p + 4;
+}
+
+/* An 8-byte big-endian integer argument (PEXPIRE's ttl), length field included. */
+static inline int kv1_append_u64_arg(struct buf *out, uint64_t value)
+{
+    uint8_t *p = kv1_append_arg(out, 8);
+
+    if (p == NULL)
+        return -1;
+    put_u32(p, (uint32_t)(value >> 32));
+    put_u32(p + 4, (uint32_t)value);
+    return 0;
+}
+
+/*
+ * Digits only, no sign, no blanks, at most UINT64_MAX: what kv accepts for an integer
+ * argument. The text need not be NUL-terminated.
+ */
+static inline int kv1_parse_u64(const void *text, size_t len, uint64_t *value)
+{
+    const unsigned char *p = text;
+
+    *value = 0;
+    if (len == 0 || len > 20)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned digit = (unsigned)(p[i] - '0');
+        if (digit > 9 || *value > (UINT64_MAX - digit) / 10)
+            return -1;
+        *value = *value * 10 + digit;
+    }
+    return 0;
 }
 
 static inline int kv1_append_reply(struct buf *out, uint16_t status, const void *payload,
@@ -194,6 +240,15 @@ static inline enum kv1_frame kv1_parse_reply(const uint8_t *buf, size_t len, uin
     r->payload = buf + KV1_REPLY_HEADER;
     *frame_len = KV1_REPLY_HEADER + (size_t)r->len;
     return KV1_COMPLETE;
+}
+
+/* The 8-byte integer payload of a reply to PTTL or DBSIZE, or -1 if it is not 8 bytes. */
+static inline int kv1_reply_u64(const struct kv1_reply *r, uint64_t *value)
+{
+    if (r->len != 8)
+        return -1;
+    *value = (uint64_t)get_u32(r->payload) << 32 | get_u32(r->payload + 4);
+    return 0;
 }
 
 #endif

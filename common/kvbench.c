@@ -143,6 +143,7 @@ struct options {
     unsigned get_weight;    /* -r GET:SET */
     unsigned set_weight;
     int preload;
+    uint64_t expire_ms;     /* --expire: 0, or when every key SET expires, from the start */
     enum protocol protocol;
     enum format format;
     uint64_t seed;
@@ -167,6 +168,10 @@ static const char usage_text[] =
     "  -s, --value-size BYTES   size of every value (16)\n"
     "  -r, --ratio GET:SET      request mix, e.g. 9:1; 1:0 is GET only (1:1)\n"
     "      --preload            SET every key once before the run, not measured\n"
+    "      --expire MS          follow every SET with a PEXPIRE of its key, timed so that\n"
+    "                           every key set expires MS ms after kvbench started (the\n"
+    "                           ttl sent is what is left of that); for servers from step\n"
+    "                           07 on, and redis-server\n"
     "      --protocol kv|resp   KV/1, or RESP2 for redis-server (kv)\n"
     "      --format table|csv|json   result format (table); csv and json fit scripts\n"
     "      --seed N             seed of the sequence of requests and keys (1)\n"
@@ -187,7 +192,7 @@ static const char usage_text[] =
 enum option_id {
     OPT_HOST, OPT_PORT, OPT_CONNECTIONS, OPT_PIPELINE, OPT_REQUESTS, OPT_DURATION,
     OPT_WARMUP, OPT_KEYS, OPT_VALUE_SIZE, OPT_RATIO, OPT_PRELOAD, OPT_PROTOCOL,
-    OPT_FORMAT, OPT_SEED, OPT_TIMEOUT, OPT_QUIET, OPT_HELP
+    OPT_FORMAT, OPT_SEED, OPT_TIMEOUT, OPT_QUIET, OPT_HELP, OPT_EXPIRE
 };
 
 struct option_spec {
@@ -206,7 +211,7 @@ static const struct option_spec option_specs[] = {
     {OPT_PRELOAD, 0, "preload", 0},       {OPT_PROTOCOL, 0, "protocol", 1},
     {OPT_FORMAT, 0, "format", 1},         {OPT_SEED, 0, "seed", 1},
     {OPT_TIMEOUT, 't', "timeout", 1},     {OPT_QUIET, 'q', "quiet", 0},
-    {OPT_HELP, 0, "help", 0},
+    {OPT_HELP, 0, "help", 0},             {OPT_EXPIRE, 0, "expire", 1},
 };
 
 #define OPTION_COUNT (sizeof option_specs / sizeof option_specs[0])
@@ -332,6 +337,7 @@ static int apply_option(struct options *o, enum option_id id, const char *value,
     case OPT_TIMEOUT: return parse_seconds(value, 0, &o->timeout);
     case OPT_QUIET: o->quiet = 1; return 0;
     case OPT_HELP: return 0;
+    case OPT_EXPIRE: return parse_u64(value, 1, UINT64_C(1) << 40, &o->expire_ms);
     }
     return -1;
 }
@@ -560,12 +566,13 @@ static uint64_t hist_percentile(const struct histogram *h, unsigned per_mille)
  * Encoding requests
  * ------------------------------------------------------------------------------------ */
 
-enum op { OP_GET, OP_SET };
+enum op { OP_GET, OP_SET, OP_PEXPIRE }; /* a PEXPIRE follows its SET (--expire) */
 
 /* One request of a batch: all kvbench needs to know to check its reply. */
 struct request {
     enum op op;
     uint64_t key;
+    uint64_t ttl_ms; /* OP_PEXPIRE */
     size_t end; /* where it ends in the connection's output: sent once out_sent reaches it */
 };
 
@@ -575,9 +582,13 @@ struct request {
  */
 static void encode_kv(struct buf *out, const struct request *req, size_t value_size)
 {
-    if (kv1_append_type(out, req->op == OP_GET ? KV1_GET : KV1_SET) < 0)
+    static const uint16_t types[] = {KV1_GET, KV1_SET, KV1_PEXPIRE};
+
+    if (kv1_append_type(out, types[req->op]) < 0)
         die("out of memory");
     format_key(req->key, room_or_die(kv1_append_arg(out, KEY_LEN)));
+    if (req->op == OP_PEXPIRE && kv1_append_u64_arg(out, req->ttl_ms) < 0)
+        die("out of memory");
     if (req->op == OP_SET)
         fill_value(req->key, room_or_die(kv1_append_arg(out, value_size)), value_size);
 }
@@ -587,8 +598,19 @@ static void encode_resp(struct buf *out, const struct request *req, size_t value
 {
     static const char get_head[] = "*2\r\n$3\r\nGET\r\n";
     static const char set_head[] = "*3\r\n$3\r\nSET\r\n";
+    static const char pexpire_head[] = "*3\r\n$7\r\nPEXPIRE\r\n";
     const char *head = req->op == OP_GET ? get_head : set_head;
+    char ttl[24];
+    int ttl_len;
 
+    if (req->op == OP_PEXPIRE) {
+        memcpy(room_or_die(buf_extend(out, sizeof pexpire_head - 1)), pexpire_head,
+               sizeof pexpire_head - 1);
+        format_key(req->key, room_or_die(resp_append_bulk(out, KEY_LEN)));
+        ttl_len = snprintf(ttl, sizeof ttl, "%" PRIu64, req->ttl_ms);
+        memcpy(room_or_die(resp_append_bulk(out, (size_t)ttl_len)), ttl, (size_t)ttl_len);
+        return;
+    }
     memcpy(room_or_die(buf_extend(out, sizeof get_head - 1)), head, sizeof get_head - 1);
     format_key(req->key, room_or_die(resp_append_bulk(out, KEY_LEN)));
     if (req->op == OP_SET)
@@ -769,6 +791,16 @@ static enum verdict check_set(const struct reply *r, enum protocol protocol)
     return VERDICT_WRONG;
 }
 
+/* PEXPIRE of a key just SET: KV/1's OK with an empty payload; Redis's integer ":1". */
+static enum verdict check_pexpire(const struct reply *r, enum protocol protocol)
+{
+    if (protocol == PROTO_KV && r->kind == REPLY_VALUE && r->len == 0)
+        return VERDICT_RIGHT;
+    if (protocol == PROTO_RESP && r->kind == REPLY_OTHER && r->len == 1 && r->payload[0] == '1')
+        return VERDICT_RIGHT;
+    return VERDICT_WRONG;
+}
+
 /* Names a reply of the wrong kind, for the error message. */
 static void describe_reply(const struct reply *r, char *why, size_t size)
 {
@@ -857,6 +889,7 @@ struct bench {
     size_t connecting, open, busy; /* connections in each of these situations */
     uint64_t warmup_end_ns, measure_start_ns, measure_end_ns, last_reply_ns;
     uint64_t timeout_ns;
+    uint64_t expire_at_ns;    /* --expire: when every key set expires */
     uint64_t preload_next;    /* the next key to preload */
     uint64_t unclaimed;       /* -n: measured requests not yet given to a batch */
     uint64_t requests;        /* measured replies received, right or wrong */
@@ -1144,22 +1177,34 @@ static size_t claim_batch(struct bench *b)
  * Preload SETs the keys in order. Otherwise the connection's own random stream picks
  * the operation and the key; the modulo's bias is below 1e-7 for any -k accepted.
  */
-static void choose_requests(struct bench *b, struct connection *c, size_t n)
+/*
+ * With --expire, a PEXPIRE of the same key follows each SET, so n choices make up to 2n
+ * requests; returns how many. Its ttl is what is left until the common deadline, at
+ * least 1 ms: a ttl of 0 would delete the key instead.
+ */
+static size_t choose_requests(struct bench *b, struct connection *c, size_t n)
 {
     const struct options *o = &b->opt;
+    uint64_t now = now_ns(), ttl_ms = 1;
+    size_t count = 0;
 
+    if (o->expire_ms > 0 && b->expire_at_ns > now + 1000000)
+        ttl_ms = (b->expire_at_ns - now) / 1000000;
     for (size_t i = 0; i < n; i++) {
-        struct request *req = &c->batch[i];
+        struct request *req = &c->batch[count++];
         if (b->phase == PHASE_PRELOAD) {
             req->op = OP_SET;
             req->key = b->preload_next++;
-            continue;
+        } else {
+            req->op = splitmix64(&c->rng) % (o->get_weight + o->set_weight) < o->get_weight
+                          ? OP_GET
+                          : OP_SET;
+            req->key = splitmix64(&c->rng) % o->keys;
         }
-        req->op = splitmix64(&c->rng) % (o->get_weight + o->set_weight) < o->get_weight
-                      ? OP_GET
-                      : OP_SET;
-        req->key = splitmix64(&c->rng) % o->keys;
+        if (req->op == OP_SET && o->expire_ms > 0)
+            c->batch[count++] = (struct request){OP_PEXPIRE, req->key, ttl_ms, 0};
     }
+    return count;
 }
 
 static void drop_on_errno(struct bench *b, struct connection *c, const char *call)
@@ -1194,7 +1239,7 @@ static int start_batch(struct bench *b, struct connection *c)
 
     if (n == 0)
         return 0;
-    choose_requests(b, c, n);
+    n = choose_requests(b, c, n);
     c->out.len = c->out_sent = 0;
     for (size_t i = 0; i < n; i++) {
         if (b->opt.protocol == PROTO_KV)
@@ -1228,6 +1273,8 @@ static enum verdict judge_reply(struct bench *b, const struct request *req,
     if (req->op == OP_GET) {
         fill_value(req->key, b->expected, b->opt.value_size);
         verdict = check_get(r, b->expected, b->opt.value_size, why, size);
+    } else if (req->op == OP_PEXPIRE) {
+        verdict = check_pexpire(r, b->opt.protocol);
     } else {
         verdict = check_set(r, b->opt.protocol);
     }
@@ -1256,7 +1303,8 @@ static void account_reply(struct bench *b, struct connection *c, const struct re
     if (verdict == VERDICT_ERROR_STATUS || verdict == VERDICT_WRONG) {
         format_key(req->key, (uint8_t *)key);
         key[KEY_LEN] = '\0';
-        report_error(b, c, "%s %s: %s", req->op == OP_GET ? "GET" : "SET", key, why);
+        report_error(b, c, "%s %s: %s",
+                     req->op == OP_GET ? "GET" : req->op == OP_SET ? "SET" : "PEXPIRE", key, why);
     }
     if (measured) {
         b->requests++;
@@ -1773,11 +1821,12 @@ static void setup(struct bench *b)
         c->fd = -1;
         c->state = CONN_CLOSED;
         c->rng = splitmix64(&state);
-        c->batch = xcalloc(depth, sizeof *c->batch);
+        c->batch = xcalloc(2 * depth, sizeof *c->batch); /* room for --expire's PEXPIREs */
     }
     b->expected = xcalloc(o->value_size, 1);
     b->unclaimed = o->requests;
     b->timeout_ns = seconds_to_ns(o->timeout);
+    b->expire_at_ns = now_ns() + o->expire_ms * 1000000;
     b->phase = PHASE_CONNECT;
     hist_init(&b->latency);
 }

@@ -12,7 +12,8 @@
 # read or write, a leak or undefined behaviour counts as a crash, just as a broken rule does.
 #
 #   steps without buffer.h (02):      fuzz/fuzz_step02.c, read_request() on a descriptor
-#   steps with buffer.h (03 to 06): fuzz/fuzz_buffered.c, parse_request() on a buffer
+#   steps with buffer.h (03 on):      fuzz/fuzz_buffered.c, parse_request() on a buffer;
+#                                     from step 07 built with -DMODEL_EXPIRY: keys expire
 #
 # Everything goes under build/fuzz/: the targets (fuzz-stepNN), the corpus each one grows
 # (corpus-NN/, started from fuzz/make-corpus.sh's seeds), and the inputs that crashed one
@@ -49,6 +50,8 @@ fuzz_buffered = $(wildcard $(call step_dir,$(1))/buffer.h)
 # cut point before the client's bytes.
 fuzz_source = $(if $(call fuzz_buffered,$(1)),fuzz/fuzz_buffered.c,fuzz/fuzz_step02.c)
 fuzz_seed_format = $(if $(call fuzz_buffered,$(1)),split,raw)
+# Steps from 07 on have keys that expire: the model and the harness then know types 4 to 7.
+fuzz_defines = $(if $(filter 02 03 04 05 06,$(1)),,-DMODEL_EXPIRY)
 # A step's own sources but server.c, and but net.c where requests come from a buffer.
 fuzz_step_sources = $(filter-out %/server.c $(if $(call fuzz_buffered,$(1)),%/net.c), \
                         $(wildcard $(call step_dir,$(1))/*.c))
@@ -66,12 +69,12 @@ build/fuzz:
 define fuzz_rules
 build/fuzz/fuzz-step$(1): $(call fuzz_source,$(1)) fuzz/model.c fuzz/model.h \
                           $(wildcard $(call step_dir,$(1))/*.[ch]) | build/fuzz
-	$$(FUZZ_CC) $$(WARN) $$(FUZZ_CFLAGS) -I$(call step_dir,$(1)) -Ifuzz -o $$@ \
+	$$(FUZZ_CC) $$(WARN) $$(FUZZ_CFLAGS) $(call fuzz_defines,$(1)) -I$(call step_dir,$(1)) -Ifuzz -o $$@ \
 	    $(call fuzz_source,$(1)) fuzz/model.c $(call fuzz_step_sources,$(1))
 
 build/fuzz/coverage-step$(1): $(call fuzz_source,$(1)) fuzz/model.c fuzz/model.h \
                              $(wildcard $(call step_dir,$(1))/*.[ch]) | build/fuzz
-	$$(FUZZ_CC) $$(WARN) $$(FUZZ_COVERAGE_CFLAGS) -I$(call step_dir,$(1)) -Ifuzz -o $$@ \
+	$$(FUZZ_CC) $$(WARN) $$(FUZZ_COVERAGE_CFLAGS) $(call fuzz_defines,$(1)) -I$(call step_dir,$(1)) -Ifuzz -o $$@ \
 	    $(call fuzz_source,$(1)) fuzz/model.c $(call fuzz_step_sources,$(1))
 
 build/fuzz/corpus-$(1).seeded: fuzz/make-corpus.sh | build/fuzz

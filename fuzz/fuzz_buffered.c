@@ -1,5 +1,5 @@
 /*
- * fuzz_buffered.c - a libFuzzer target for the buffer parser of steps 03, 04 and 05.
+ * fuzz_buffered.c - a libFuzzer target for the buffer parser of steps 03 to 07.
  *
  * From step 03 on, the server parses requests out of a connection's input buffer with
  * parse_request() and appends each response to its output buffer with append_response().
@@ -22,6 +22,15 @@
  * Along the way, every parse is held up against the framing model (model.h), every store
  * answer against the store model, and the bytes the client receives against the responses
  * the model says it is owed. Any disagreement aborts, and libFuzzer keeps the input.
+ *
+ * From step 07 (MODEL_EXPIRY, set by fuzz.mk) keys expire. Time is a fake clock that moves
+ * one millisecond per request, the same in both sessions, so a ttl of a few milliseconds
+ * runs out within a session. After each request the store frees at most one expired key
+ * (its active expiry, bounded as the server's is), so keys are freed early, late, or by a
+ * request that finds them. The replies must not show which: every answer is checked
+ * against the model exactly, and DBSIZE between the keys alive and those the model says a
+ * store may still hold. A ttl of the wrong size, or over 2^62, must get an ERROR that does
+ * not end the session.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -92,6 +101,7 @@ struct session {
     struct bytes written;      /* everything written to the client, in order */
     struct bytes owed;         /* what the models say should have been written */
     size_t requests;           /* requests answered */
+    uint64_t now;              /* step 07: the fake clock, one tick per request */
     bool refused;              /* an ERROR is owed: nothing more is read or parsed */
 };
 
@@ -128,6 +138,20 @@ static void reply(struct session *s, enum status status, const void *payload, si
     CHECK(append_response(&s->out, status, payload, len) == 0);
     bytes_append_response(&s->owed, status, payload, len);
 }
+
+/* An OK whose payload is an 8-byte integer: step 07's replies to PTTL and DBSIZE. What
+ * is owed is encoded here, byte by byte, without protocol.c's help. */
+#ifdef MODEL_EXPIRY
+static void reply_u64(struct session *s, uint64_t value)
+{
+    uint8_t payload[8];
+
+    for (int i = 0; i < 8; i++)
+        payload[i] = (uint8_t)(value >> (56 - 8 * i));
+    CHECK(append_u64_response(&s->out, value) == 0);
+    bytes_append_response(&s->owed, STATUS_OK, payload, sizeof payload);
+}
+#endif
 
 /* ------------------------------------------------------------------------------------
  * Checking parse_request() against the framing model
@@ -232,6 +256,89 @@ static void check_store_answer(struct model_store *model, const struct request *
     }
 }
 
+#ifdef MODEL_EXPIRY
+/*
+ * PEXPIRE as server.c answers it: the ttl is judged first, by protocol.c and by the model
+ * apart; a bad one gets an ERROR, and the session goes on.
+ */
+static void answer_pexpire(struct session *s, const struct request *req)
+{
+    const struct arg *key = &req->args[0];
+    static const char bad_ttl[] = "bad ttl";
+    uint64_t ttl = 0, model_ttl_value = 0;
+    bool ok = arg_u64(&req->args[1], &ttl) == 0 && ttl <= STORE_MAX_TTL_MS;
+    int found;
+
+    if (s->model != NULL)
+        CHECK(ok == model_ttl_arg(req->args[1].data, req->args[1].len, &model_ttl_value) &&
+              (!ok || ttl == model_ttl_value));
+    if (!ok) {
+        reply(s, STATUS_ERROR, bad_ttl, sizeof bad_ttl - 1);
+        return;
+    }
+    found = store_expire(s->store, key->data, key->len, ttl);
+    CHECK(found == 0 || found == 1);
+    if (s->model != NULL)
+        CHECK(model_expire(s->model, key->data, key->len, ttl) == (found == 1));
+    reply(s, found == 1 ? STATUS_OK : STATUS_NOT_FOUND, NULL, 0);
+}
+
+/* PTTL, PERSIST, DBSIZE: each answer against the model. */
+static void answer_expiry(struct session *s, const struct request *req)
+{
+    const struct arg *key = &req->args[0];
+    int64_t ttl = 0, want = 0;
+    size_t count;
+    bool found;
+
+    switch (req->type) {
+    case REQ_PTTL:
+        found = store_ttl(s->store, key->data, key->len, &ttl);
+        if (s->model != NULL)
+            CHECK(model_ttl(s->model, key->data, key->len, &want) == found &&
+                  (!found || ttl == want));
+        if (found)
+            reply_u64(s, (uint64_t)ttl);
+        else
+            reply(s, STATUS_NOT_FOUND, NULL, 0);
+        return;
+    case REQ_PERSIST:
+        found = store_persist(s->store, key->data, key->len);
+        if (s->model != NULL)
+            CHECK(model_persist(s->model, key->data, key->len) == found);
+        reply(s, found ? STATUS_OK : STATUS_NOT_FOUND, NULL, 0);
+        return;
+    case REQ_DBSIZE:
+        count = store_count(s->store);
+        if (s->model != NULL)
+            CHECK(model_live_count(s->model) <= count && count <= s->model->count);
+        reply_u64(s, count);
+        return;
+    }
+    CHECK(!"parse_request returned a type it does not know");
+}
+
+/* Before a request: the clock moves on, for the store and the model alike. */
+static void tick(struct session *s)
+{
+    s->now++;
+    store_set_time(s->store, s->now);
+    if (s->model != NULL)
+        s->model->now = s->now;
+}
+
+/* After a request: the store's active expiry, one key at most, earliest first. */
+static void expire_some(struct session *s)
+{
+    uint64_t next;
+
+    CHECK(store_expire_due(s->store, 1) <= 1);
+    next = store_next_expiry(s->store);
+    CHECK(next == STORE_NO_EXPIRY || next > s->now ||
+          store_count(s->store) > 0); /* a deadline due means a key still held */
+}
+#endif
+
 static void answer(struct session *s, const struct request *req)
 {
     const struct arg *key = &req->args[0];
@@ -239,6 +346,16 @@ static void answer(struct session *s, const struct request *req)
     size_t value_len = 0;
     enum status status = STATUS_OK;
 
+#ifdef MODEL_EXPIRY
+    if (req->type == REQ_PEXPIRE) {
+        answer_pexpire(s, req);
+        return;
+    }
+    if (req->type == REQ_PTTL || req->type == REQ_PERSIST || req->type == REQ_DBSIZE) {
+        answer_expiry(s, req);
+        return;
+    }
+#endif
     switch (req->type) {
     case REQ_GET:
         if (!store_get(s->store, key->data, key->len, &value, &value_len))
@@ -280,7 +397,13 @@ static void answer_waiting(struct session *s)
             s->refused = true;
             return;
         }
+#ifdef MODEL_EXPIRY
+        tick(s);
+#endif
         answer(s, &req); /* before the consume: req's arguments point into s->in */
+#ifdef MODEL_EXPIRY
+        expire_some(s);
+#endif
         buffer_consume(&s->in, frame_len);
         s->requests++;
         write_some(s, WRITE_CHUNK);
@@ -323,6 +446,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(same_bytes(split.written.data, split.written.len, whole.written.data,
                      whole.written.len));
     CHECK(whole.refused || split.in.len == whole.in.len); /* the same unfinished tail */
+#ifdef MODEL_EXPIRY
+    /* Every expired key freed, the store holds exactly the live keys. */
+    store_expire_due(whole.store, SIZE_MAX);
+    CHECK(store_next_expiry(whole.store) == STORE_NO_EXPIRY ||
+          store_next_expiry(whole.store) > whole.now);
+    CHECK(store_count(whole.store) == model_live_count(&model));
+#endif
 
     session_end(&whole);
     session_end(&split);

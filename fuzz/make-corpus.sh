@@ -52,6 +52,11 @@ arg() {
 get() { u16 1; arg "$1"; }
 set_() { u16 2; arg "$1"; arg "$2"; } # "set" is a shell builtin
 del() { u16 3; arg "$1"; }
+# Step 07's types. A ttl is 8 bytes: u32 8, then the value as two u32s (high, low).
+pexpire() { u16 4; arg "$1"; u32 8; u32 $(($2 >> 32)); u32 $(($2 & 4294967295)); }
+pttl() { u16 5; arg "$1"; }
+persist() { u16 6; arg "$1"; }
+dbsize() { u16 7; }
 
 # ---------------------------------------------------------------------------------------
 # Seeds
@@ -91,6 +96,7 @@ get missing | seed get-missing
 # What is not KV/1 at all: unknown types, an HTTP request.
 { u16 0; arg k; } | seed type-0
 { u16 4; arg k; } | seed type-4
+{ u16 8; arg k; } | seed type-8
 { u16 65535; } | seed type-ffff
 printf 'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n' | seed http
 
@@ -116,3 +122,15 @@ set_ key value | seed cut-mid-length 4
 # Large values: responses bigger than one write, piling up in the output buffer.
 big=$(printf 'v%.0s' $(seq 1500))
 { set_ big "$big"; get big; get big; get big; } | seed large-values
+
+# Step 07 (before it, types 4 to 7 are unknown): keys that expire. The fuzz target's clock
+# moves a millisecond per request, so a ttl of 2 runs out two requests later.
+{ set_ k v; pexpire k 2; pttl k; get k; get k; pttl k; dbsize; } | seed expire-soon
+{ set_ a 1; set_ b 2; pexpire a 100; persist a; pttl a; set_ b 3; pttl b; dbsize; } | seed persist-and-set
+{ set_ k v; pexpire k 0; get k; dbsize; pexpire missing 5; pttl missing; } | seed expire-zero
+{ set_ k v; pexpire k 4611686018427387904; pttl k; pexpire k 4611686018427387905; get k; } | seed ttl-limit
+{ set_ k v; u16 4; arg k; u32 7; printf '\x00\x00\x00\x00\x00\x00\x01'; get k; } | seed ttl-7-bytes
+{
+    for i in $(seq 30); do set_ "key$i" "v"; pexpire "key$i" $((i % 5 + 1)); done
+    for i in $(seq 30); do get "key$i"; dbsize; done
+} | seed many-expiring

@@ -45,10 +45,15 @@ static void *must_realloc(void *old, size_t size)
  * Framing
  * ------------------------------------------------------------------------------------ */
 
+/* GET, SET, DEL; from step 07 PEXPIRE, PTTL, PERSIST, DBSIZE. 0 in the table: unknown. */
 int model_arg_count(uint16_t type)
 {
-    static const int counts[] = { [1] = 1, [2] = 2, [3] = 1 }; /* GET, SET, DEL */
-    return type < sizeof counts / sizeof counts[0] ? counts[type] : 0;
+#ifdef MODEL_EXPIRY
+    static const int counts[] = { [1] = 2, [2] = 3, [3] = 2, [4] = 3, [5] = 2, [6] = 2, [7] = 1 };
+#else
+    static const int counts[] = { [1] = 2, [2] = 3, [3] = 2 };
+#endif
+    return type < sizeof counts / sizeof counts[0] ? counts[type] - 1 : -1;
 }
 
 static uint32_t big_endian_u32(const uint8_t *p)
@@ -69,7 +74,7 @@ enum model_verdict model_frame(const uint8_t *data, size_t len, struct model_fra
     if (len < end)
         return MODEL_PARTIAL;
     frame->type = (uint16_t)(data[0] << 8 | data[1]);
-    if (model_arg_count(frame->type) == 0)
+    if (model_arg_count(frame->type) < 0)
         return MODEL_REFUSED;
 
     while (frame->argc < model_arg_count(frame->type)) {
@@ -103,8 +108,8 @@ static uint8_t *copy_of(const uint8_t *bytes, size_t len)
     return copy;
 }
 
-/* The index of the key's entry, or store->count if there is none. */
-static size_t find(const struct model_store *store, const uint8_t *key, size_t key_len)
+/* The index of the key's entry, or store->count if there is none, expired or not. */
+static size_t find_any(const struct model_store *store, const uint8_t *key, size_t key_len)
 {
     size_t i = 0;
     while (i < store->count &&
@@ -113,10 +118,30 @@ static size_t find(const struct model_store *store, const uint8_t *key, size_t k
     return i;
 }
 
+static bool expired(const struct model_store *store, const struct model_entry *entry)
+{
+    return entry->expires && entry->deadline <= store->now;
+}
+
+/* The index of the key's entry, or store->count if there is none or it has expired. */
+static size_t find(const struct model_store *store, const uint8_t *key, size_t key_len)
+{
+    size_t i = find_any(store, key, key_len);
+    return i < store->count && expired(store, &store->entries[i]) ? store->count : i;
+}
+
+/* Order does not matter to the model, so the last entry fills the hole. */
+static void remove_at(struct model_store *store, size_t i)
+{
+    free(store->entries[i].key);
+    free(store->entries[i].value);
+    store->entries[i] = store->entries[--store->count];
+}
+
 void model_set(struct model_store *store, const uint8_t *key, size_t key_len,
                const uint8_t *value, size_t value_len)
 {
-    size_t i = find(store, key, key_len);
+    size_t i = find_any(store, key, key_len);
     if (i == store->count) {
         if (store->count == store->cap) {
             store->cap = store->cap > 0 ? store->cap * 2 : 16;
@@ -130,6 +155,7 @@ void model_set(struct model_store *store, const uint8_t *key, size_t key_len,
     free(store->entries[i].value);
     store->entries[i].value = copy_of(value, value_len);
     store->entries[i].value_len = value_len;
+    store->entries[i].expires = false; /* a SET makes a key that does not expire */
 }
 
 bool model_get(const struct model_store *store, const uint8_t *key, size_t key_len,
@@ -143,16 +169,17 @@ bool model_get(const struct model_store *store, const uint8_t *key, size_t key_l
     return true;
 }
 
-/* Order does not matter to the model, so the last entry fills the hole. */
+/* An expired key is removed too, but it was not there to delete. */
 bool model_del(struct model_store *store, const uint8_t *key, size_t key_len)
 {
-    size_t i = find(store, key, key_len);
+    size_t i = find_any(store, key, key_len);
+    bool was_there;
+
     if (i == store->count)
         return false;
-    free(store->entries[i].key);
-    free(store->entries[i].value);
-    store->entries[i] = store->entries[--store->count];
-    return true;
+    was_there = !expired(store, &store->entries[i]);
+    remove_at(store, i);
+    return was_there;
 }
 
 void model_clear(struct model_store *store)
@@ -163,4 +190,62 @@ void model_clear(struct model_store *store)
     }
     free(store->entries);
     memset(store, 0, sizeof *store);
+}
+
+/* ------------------------------------------------------------------------------------
+ * Keys that expire (step 07)
+ * ------------------------------------------------------------------------------------ */
+
+bool model_ttl_arg(const uint8_t *data, size_t len, uint64_t *ttl)
+{
+    if (len != 8)
+        return false;
+    *ttl = (uint64_t)big_endian_u32(data) << 32 | big_endian_u32(data + 4);
+    return *ttl <= MODEL_MAX_TTL;
+}
+
+bool model_expire(struct model_store *store, const uint8_t *key, size_t key_len, uint64_t ttl)
+{
+    size_t i = find_any(store, key, key_len);
+
+    if (i == store->count)
+        return false;
+    if (expired(store, &store->entries[i]) || ttl == 0) {
+        bool was_there = !expired(store, &store->entries[i]);
+        remove_at(store, i);
+        return was_there;
+    }
+    store->entries[i].expires = true;
+    store->entries[i].deadline = store->now + ttl;
+    return true;
+}
+
+bool model_ttl(const struct model_store *store, const uint8_t *key, size_t key_len,
+               int64_t *ttl)
+{
+    size_t i = find(store, key, key_len);
+
+    if (i == store->count)
+        return false;
+    *ttl = store->entries[i].expires ? (int64_t)(store->entries[i].deadline - store->now) : -1;
+    return true;
+}
+
+bool model_persist(struct model_store *store, const uint8_t *key, size_t key_len)
+{
+    size_t i = find(store, key, key_len);
+
+    if (i == store->count)
+        return false;
+    store->entries[i].expires = false;
+    return true;
+}
+
+size_t model_live_count(const struct model_store *store)
+{
+    size_t live = 0;
+
+    for (size_t i = 0; i < store->count; i++)
+        live += !expired(store, &store->entries[i]);
+    return live;
 }

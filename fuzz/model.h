@@ -52,7 +52,11 @@ struct model_frame {
     size_t len;                        /* bytes in the whole frame, for MODEL_FRAME */
 };
 
-/* Arguments a request type takes: 1 or 2, or 0 for a type KV/1 does not have. */
+/*
+ * Arguments a request type takes, or -1 for a type KV/1 does not have. From step 07 on
+ * (model.c compiled with -DMODEL_EXPIRY, as fuzz.mk does for those steps) KV/1 has types
+ * 4 to 7 too, and DBSIZE takes none.
+ */
 int model_arg_count(uint16_t type);
 
 enum model_verdict model_frame(const uint8_t *data, size_t len, struct model_frame *frame);
@@ -66,13 +70,21 @@ struct model_entry {
     size_t key_len;
     uint8_t *value;
     size_t value_len;
+    bool expires;      /* step 07: the key has a deadline ... */
+    uint64_t deadline; /* ... and this is it; at or before now, the key is gone */
 };
 
-/* A zeroed struct model_store is empty and ready. */
+/*
+ * A zeroed struct model_store is empty and ready. From step 07, keys expire: an entry
+ * whose deadline is at or before now is absent for every function below, but it stays in
+ * the array (and in count) until a SET, DEL or PEXPIRE of its key replaces or removes it,
+ * so count is the most keys a store that frees expired keys late may still hold.
+ */
 struct model_store {
     struct model_entry *entries;
     size_t count;
     size_t cap;
+    uint64_t now; /* the time, in the same milliseconds as the deadlines */
 };
 
 void model_set(struct model_store *store, const uint8_t *key, size_t key_len,
@@ -81,6 +93,28 @@ bool model_get(const struct model_store *store, const uint8_t *key, size_t key_l
                const uint8_t **value, size_t *value_len);
 bool model_del(struct model_store *store, const uint8_t *key, size_t key_len);
 void model_clear(struct model_store *store);
+
+/* ------------------------------------------------------------------------------------
+ * Keys that expire (step 07; docs/protocol.md, request types 4 to 7)
+ * ------------------------------------------------------------------------------------ */
+
+#define MODEL_MAX_TTL (UINT64_C(1) << 62)
+
+/* A PEXPIRE's ttl argument: true, with *ttl, if it is 8 bytes holding at most 2^62. */
+bool model_ttl_arg(const uint8_t *data, size_t len, uint64_t *ttl);
+
+/* PEXPIRE: false if the key is absent; ttl 0 deletes it. */
+bool model_expire(struct model_store *store, const uint8_t *key, size_t key_len, uint64_t ttl);
+
+/* PTTL: false if the key is absent; else *ttl is what is left, or -1. */
+bool model_ttl(const struct model_store *store, const uint8_t *key, size_t key_len,
+               int64_t *ttl);
+
+/* PERSIST: false if the key is absent. */
+bool model_persist(struct model_store *store, const uint8_t *key, size_t key_len);
+
+/* The keys present now, expired ones left out. */
+size_t model_live_count(const struct model_store *store);
 
 /* True if a and b hold the same bytes; either pointer may be NULL when its length is 0. */
 bool same_bytes(const void *a, size_t a_len, const void *b, size_t b_len);

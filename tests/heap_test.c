@@ -16,6 +16,10 @@
  * small range so that ties are common. Then a few edge cases: an empty heap, one node,
  * a node removed while it is last, and keys that run downwards and upwards.
  *
+ * Last, the way step 07's store uses the heap for the keys' deadlines: 100,000 nodes,
+ * the room reserved one node at a time, nearly all with one same key (keys that expire
+ * at once), and the heap emptied from the top, the minimum never going down.
+ *
  * Prints one line per group; exits 0 only if every group passed. An optional argument
  * seeds the random run (default 1), so a failure can be replayed.
  */
@@ -257,6 +261,59 @@ static void test_random_against_model(void)
     heap_free(&heap);
 }
 
+#define MANY 100000
+
+/* The heap's order and back pointers over all of it: O(n), so checked now and then. */
+static bool check_order(const struct heap *heap, const char *after)
+{
+    int before = group_failures;
+
+    for (size_t i = 0; i < heap->count && group_failures == before; i++) {
+        CHECK(heap->nodes[i]->index == i, "after %s: nodes[%zu] says its index is %zu",
+              after, i, heap->nodes[i]->index);
+        CHECK(i == 0 || heap->nodes[(i - 1) / 2]->key <= heap->nodes[i]->key,
+              "after %s: nodes[%zu] is below its parent", after, i);
+    }
+    return group_failures == before;
+}
+
+static void test_many_equal_keys(void)
+{
+    static struct heap_node many[MANY];
+    struct heap heap;
+    struct heap_node *top;
+    uint64_t last = 0;
+    size_t popped = 0;
+
+    heap_init(&heap);
+    for (size_t i = 0; i < MANY; i++) {
+        heap_node_init(&many[i]);
+        if (heap_reserve(&heap, heap_count(&heap) + 1) < 0) {
+            CHECK(0, "heap_reserve(%zu) failed", heap_count(&heap) + 1);
+            break;
+        }
+        /* One key in a hundred is later, and one in a thousand then moved sooner. */
+        heap_insert(&heap, &many[i], i % 100 == 0 ? 2000 + i : 1000);
+        if (i % 1000 == 500)
+            heap_update(&heap, &many[i - 500], 999);
+    }
+    check_order(&heap, "100000 inserts, most of one same key");
+    CHECK(heap_count(&heap) == MANY, "count %zu after %d inserts", heap_count(&heap), MANY);
+    while ((top = heap_min(&heap)) != NULL) {
+        CHECK(top->key >= last, "the minimum went down from %" PRIu64 " to %" PRIu64, last,
+              top->key);
+        last = top->key;
+        heap_remove(&heap, top);
+        CHECK(!heap_contains(top), "a node taken from the top still says it is in");
+        if (++popped % 10000 == 0 && !check_order(&heap, "taking the minimum out"))
+            break;
+        if (group_failures > 0)
+            break;
+    }
+    CHECK(popped == MANY, "%zu nodes came out of the top, expected %d", popped, MANY);
+    heap_free(&heap);
+}
+
 int main(int argc, char **argv)
 {
     rng_state = argc > 1 ? strtoull(argv[1], NULL, 10) : 1;
@@ -265,6 +322,7 @@ int main(int argc, char **argv)
 
     run_group("edges: empty, one node, last node, extreme keys", test_edges);
     run_group("200000 random operations against a model, checked after each", test_random_against_model);
+    run_group("100000 nodes, most of one key, emptied from the top", test_many_equal_keys);
 
     if (groups_failed == 0)
         printf("all %d groups passed\n", groups_run);

@@ -25,8 +25,11 @@
 #                                 through many resizes, and keys that differ after a NUL
 #   06  06-timers                 the timer heap and every way a connection now ends for
 #                                 time: idle, request deadline, bounded lingering close
+#   07  07-expiry                 keys that expire: the store's heap of deadlines, lazy
+#                                 expiry on every request type, and the expiry task (its
+#                                 200,000-key tests skip themselves: they measure time)
 #
-# Steps 04 to 06 do not repeat 02-protocol: its code did not change, and the whole run
+# Steps 04 to 07 do not repeat 02-protocol: its code did not change, and the whole run
 # stays near four minutes. (The fuzz targets, under ASan, cover the protocol and the store
 # of every step: make fuzz-ci.)
 #
@@ -41,6 +44,7 @@ VALGRIND_SUITES_03 := 02-protocol 03-event-loop
 VALGRIND_SUITES_04 := 04-pipelining
 VALGRIND_SUITES_05 := 05-hashtable
 VALGRIND_SUITES_06 := 06-timers
+VALGRIND_SUITES_07 := 07-expiry
 
 valgrind_suites = $(or $(VALGRIND_SUITES_$(1)),$(SUITES_$(1)))
 
