@@ -28,7 +28,7 @@
  * while it waits: a signal that lands between the check of stop_requested and the wait
  * stays pending, interrupts the wait at once, and so is never missed.
  *
- * From steps 04 and 05:
+ * From step 04:
  *
  * A client may send many requests before it reads a single reply. Step 03 answered them
  * one per trip around the loop: answer one, wait for POLLOUT, write, come back for the
@@ -701,9 +701,9 @@ static void *grow_array(void *array, size_t *cap, size_t n, size_t elem_size)
 
 /*
  * Makes fd a connection of ours, and grows the tables to hold it: conns, and pollfds,
- * which needs an entry for the listener and one for each connection, and the timer heap,
- * so that arming the connection's timer cannot fail. Returns -1 if it cannot, and that
- * client alone is refused; the tables stay valid for everyone else.
+ * which needs an entry for the listener and one for each connection. Returns -1 if it
+ * cannot, and that client alone is refused; the tables stay valid for everyone else.
+ * The timer heap gets room for the connection's timer here too, so arming it cannot fail.
  */
 static int conn_open(int fd)
 {
