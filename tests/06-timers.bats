@@ -4,11 +4,21 @@
 #
 # Most tests start a server with a short timeout (--idle-timeout 1), so they take seconds,
 # not minutes. Their margins are wide on purpose: a close due at T + 1 s is accepted up to
-# T + 3 s, because on a loaded machine the test itself may be late to notice it. The test
-# names start with the part of chapter 06 they check (flags, heap, idle, request, linger,
-# signals, rehash), so `bats -f '^idle'` runs one part.
+# T + 3 s, because on a loaded machine the test itself may be late to notice it. Each test
+# is tagged with the stage of chapter 06's "Build it yourself" at which it first passes
+# (make check-06 STAGE=K), and its name starts with the part of the step it checks.
 
 load helpers
+
+# Where each behaviour is explained: a failing test names its section last (explained_in).
+SEE_FLAG='docs/06-timers.md, section 3, "server.c: the flag"'
+SEE_HEAP='docs/06-timers.md, section 2, "Where to keep thousands of deadlines: a min-heap"'
+SEE_IDLE='docs/06-timers.md, section 3, "server.c: when a connection'"'"'s timer fires"'
+SEE_SLEEP='docs/06-timers.md, section 2, "Sleeping until the next deadline"'
+SEE_REQUEST='docs/06-timers.md, section 3, "server.c: noting the time"'
+SEE_LINGER='docs/06-timers.md, section 3, "server.c: a connection'"'"'s deadlines"'
+SEE_SIGNALS='docs/06-timers.md, section 2, "Signals: why ppoll()"'
+SEE_REHASH='docs/06-timers.md, section 2, "The resize task"'
 
 KV_HEAP_TEST=${KV_HEAP_TEST:-$KV_ROOT/build/heap_test}
 SLACK=2 # seconds a close may come after its latest allowed moment, for a loaded machine
@@ -19,6 +29,7 @@ setup() {
 }
 
 teardown() {
+    say_where_explained
     local pid
     for pid in "${BACKGROUND[@]}"; do
         kill "$pid" 2>/dev/null || true
@@ -41,7 +52,7 @@ elapsed_since() {
 # expect_between WHAT SECONDS LOW HIGH: LOW <= SECONDS <= HIGH, or a message naming WHAT.
 expect_between() {
     awk -v s="$2" -v lo="$3" -v hi="$4" 'BEGIN { exit !(s >= lo && s <= hi) }' ||
-        fail "$1 after $2 s; expected between $3 and $4 s (chapter 06, $5)"
+        fail "$1 after $2 s; expected between $3 and $4 s"
 }
 
 # closed_within FD SECONDS: reads and drops what connection FD receives until the server
@@ -92,7 +103,9 @@ get_frame() {
 # The flag
 # ---------------------------------------------------------------------------------------
 
+# bats test_tags=stage:1
 @test "flags: --idle-timeout takes whole or decimal seconds, before or after --port" {
+    explained_in "$SEE_FLAG"
     local value
     for value in 0 1 0.25 300 2.500 007; do
         start_with --idle-timeout "$value"
@@ -109,7 +122,9 @@ get_frame() {
         fail "with --idle-timeout 1 --port 0 the server should start; it printed:" "$output"
 }
 
+# bats test_tags=stage:1
 @test "flags: a bad --idle-timeout value is a bad command line: usage on stderr, exit 2" {
+    explained_in "$SEE_FLAG"
     local bad
     for bad in abc -1 12x .5 1. "" " 1" +1 1e3 0x10 1.2.3; do
         # timeout: a server that accepts the value would run until stopped (status 124).
@@ -127,6 +142,8 @@ get_frame() {
 
 # bats test_tags=implementation
 @test "heap: the timer heap's own test program passes" {
+    explained_in "$SEE_HEAP"
+    implementation_test "the heap is this server's own data structure"
     run "$KV_HEAP_TEST"
     expect_status 0
 }
@@ -135,27 +152,32 @@ get_frame() {
 # Idle connections
 # ---------------------------------------------------------------------------------------
 
+# bats test_tags=stage:2,slow
 @test "idle: a client that says nothing is closed T seconds after it connected, not before" {
+    explained_in "$SEE_IDLE"
     start_with --idle-timeout 1
     local start=$EPOCHREALTIME took
     open_clients 1
     closed_within "${CLIENT_FDS[0]}" 10 || fail "a silent client was still connected after 10 s"
     took=$(elapsed_since "$start")
-    expect_between "a silent client was closed" "$took" 0.99 $((2 + SLACK)) "Idle connections"
+    expect_between "a silent client was closed" "$took" 0.99 $((2 + SLACK))
 }
 
+# bats test_tags=stage:2,slow
 @test "idle: a client that stops half-way through a frame is closed after T seconds" {
+    explained_in "$SEE_IDLE"
     start_with --idle-timeout 1
     open_clients 1
     local start=$EPOCHREALTIME took
     send_frame "${CLIENT_FDS[0]}" 0002 00000005 6b65 # SET, key length 5, 2 of its bytes
     closed_within "${CLIENT_FDS[0]}" 10 || fail "a stalled half frame was still connected after 10 s"
     took=$(elapsed_since "$start")
-    expect_between "a client stalled mid-frame was closed" "$took" 0.99 $((2 + SLACK)) \
-        "Idle connections"
+    expect_between "a client stalled mid-frame was closed" "$took" 0.99 $((2 + SLACK))
 }
 
+# bats test_tags=stage:2,slow
 @test "idle: a client that never reads the replies it is owed is closed" {
+    explained_in "$SEE_IDLE"
     start_with --idle-timeout 1
     local baseline start
     baseline=$(server_fd_count)
@@ -171,10 +193,12 @@ get_frame() {
         fail "the client was closed within 0.5 s; the idle timeout is 1 s"
     wait_for_fd_count "$baseline" $((2 + SLACK)) ||
         fail "a client that never reads was still connected $(elapsed_since "$start") s after" \
-            "its output stopped (--idle-timeout 1; chapter 06, Idle connections)"
+            "its output stopped (--idle-timeout 1)"
 }
 
+# bats test_tags=stage:1,slow
 @test "idle: --idle-timeout 0 leaves a silent connection open" {
+    explained_in "$SEE_IDLE"
     start_with --idle-timeout 0
     open_clients 1
     sleep 3
@@ -182,7 +206,9 @@ get_frame() {
     expect_reply "${CLIENT_FDS[0]}" 0001 00000000
 }
 
+# bats test_tags=stage:2,slow
 @test "idle: 1,000 idle connections waiting on their timers cost no CPU and no wake-ups" {
+    explained_in "$SEE_SLEEP"
     ulimit -n 4096 2>/dev/null || skip "cannot raise the descriptor limit to 4096"
     start_with --idle-timeout 60
     open_clients 1000
@@ -193,7 +219,7 @@ get_frame() {
     after=$(server_wakeups)
     [ $((after - before)) -le 1 ] ||
         fail "the server woke up $((after - before)) times in 3 s with nothing due:" \
-            "it should sleep until the earliest deadline, 60 s away (chapter 06, The loop)"
+            "it should sleep until the earliest deadline, 60 s away"
     send_frame "${CLIENT_FDS[999]}" "$(get_frame nothing)"
     expect_reply "${CLIENT_FDS[999]}" 0001 00000000
 }
@@ -202,7 +228,9 @@ get_frame() {
 # The request deadline
 # ---------------------------------------------------------------------------------------
 
+# bats test_tags=stage:3,slow
 @test "request: a client trickling a byte every 0.2 s is closed T seconds after its request began" {
+    explained_in "$SEE_REQUEST"
     start_with --idle-timeout 1
     open_clients 1
     local start=$EPOCHREALTIME took
@@ -211,11 +239,12 @@ get_frame() {
     closed_within "${CLIENT_FDS[0]}" 10 ||
         fail "a client trickling one byte every 0.2 s was still connected after 10 s"
     took=$(elapsed_since "$start")
-    expect_between "a trickling client was closed" "$took" 0.99 $((2 + SLACK)) \
-        "The request deadline"
+    expect_between "a trickling client was closed" "$took" 0.99 $((2 + SLACK))
 }
 
+# bats test_tags=stage:1,slow
 @test "request: a client whose requests each arrive in pieces within T is never closed" {
+    explained_in "$SEE_REQUEST"
     start_with --idle-timeout 1
     open_clients 1
     local fd=${CLIENT_FDS[0]} start=$EPOCHREALTIME
@@ -263,7 +292,9 @@ expect_big_replies() {
         fail "the replies owed came back wrong: $(cmp -n "$(wc -c <"$want")" "$want" "$got")"
 }
 
+# bats test_tags=stage:2,slow
 @test "request: replies owed are all sent before a request-deadline close" {
+    explained_in "$SEE_REQUEST"
     start_with --idle-timeout 2
     VALUE=$BATS_TEST_TMPDIR/value
     head -c 1048576 /dev/zero | tr '\0' 'v' >"$VALUE"
@@ -288,7 +319,9 @@ expect_big_replies() {
 # The lingering close
 # ---------------------------------------------------------------------------------------
 
+# bats test_tags=stage:4,slow
 @test "linger: after an ERROR, a client that keeps sending is cut off within 5 s, even with --idle-timeout 0" {
+    explained_in "$SEE_LINGER"
     start_with --idle-timeout 0
     local baseline start
     baseline=$(server_fd_count)
@@ -298,10 +331,12 @@ expect_big_replies() {
     trickle "${CLIENT_FDS[0]}" "$(printf '78%.0s' $(seq 100))" 0.2 # 20 s of bytes
     wait_for_fd_count "$baseline" $((5 + SLACK)) ||
         fail "the lingering close still held the connection $(elapsed_since "$start") s" \
-            "after the ERROR; it may last 5 s at most (chapter 06, The lingering close)"
+            "after the ERROR; it may last 5 s at most"
 }
 
+# bats test_tags=stage:4,slow
 @test "linger: with --idle-timeout 1 the lingering close lasts about 1 s at most" {
+    explained_in "$SEE_LINGER"
     start_with --idle-timeout 1
     local baseline start
     baseline=$(server_fd_count)
@@ -311,14 +346,16 @@ expect_big_replies() {
     trickle "${CLIENT_FDS[0]}" "$(printf '78%.0s' $(seq 100))" 0.2
     wait_for_fd_count "$baseline" $((1 + SLACK)) ||
         fail "the lingering close still held the connection $(elapsed_since "$start") s" \
-            "after the ERROR; with --idle-timeout 1 it may last 1 s (chapter 06)"
+            "after the ERROR; with --idle-timeout 1 it may last 1 s"
 }
 
 # ---------------------------------------------------------------------------------------
 # Signals
 # ---------------------------------------------------------------------------------------
 
+# bats test_tags=stage:1
 @test "signals: SIGTERM stops a server with no timer pending at once" {
+    explained_in "$SEE_SIGNALS"
     start_with --idle-timeout 0 # no connection, no timer: the server sleeps with no timeout
     sleep 0.5
     local start=$EPOCHREALTIME took status=0 limit=0.5
@@ -328,15 +365,17 @@ expect_big_replies() {
     took=$(elapsed_since "$start")
     SERVER_PID=
     [ "$status" -eq 0 ] || fail "expected exit status 0 after SIGTERM, got $status"
-    expect_between "the server exited" "$took" 0 "$limit" "Signals and ppoll()"
+    expect_between "the server exited" "$took" 0 "$limit"
 }
 
 # ---------------------------------------------------------------------------------------
 # The resize task
 # ---------------------------------------------------------------------------------------
 
-# bats test_tags=implementation
+# bats test_tags=implementation,slow
 @test "rehash: a resize left half-done by the last request finishes without requests" {
+    explained_in "$SEE_REHASH"
+    implementation_test "how this server gives its bucket arrays back to the kernel"
     [ -z "${KV_UNDER_VALGRIND:-}" ] || skip "memcheck keeps freed blocks; VmSize cannot drop"
     # Freed 2 MiB bucket arrays must go back to the kernel for VmSize to show it: a fixed
     # mmap threshold for glibc, no quarantine for AddressSanitizer.
@@ -359,7 +398,7 @@ expect_big_replies() {
     [ $((before - after)) -ge 1536 ] ||
         fail "VmSize went from $before KiB to $after KiB in the 1.5 s after the last DEL;" \
             "expected the old 2 MiB bucket array to be freed once the shrink finished" \
-            "without requests (chapter 06, The resize task)"
+            "without requests"
     run kv get key:200000
     expect_output "v"
 }
