@@ -38,7 +38,7 @@
  * while it waits: a signal that lands between the check of stop_requested and the wait
  * stays pending, interrupts the wait at once, and so is never missed.
  *
- * From steps 04 and 05:
+ * From step 04:
  *
  * A client may send many requests before it reads a single reply. Step 03 answered them
  * one per trip around the loop: answer one, wait for POLLOUT, write, come back for the
@@ -116,9 +116,6 @@ static uint64_t idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
 /* CLOCK_MONOTONIC in milliseconds, read once per round of the loop: "now" for everyone. */
 static uint64_t now_ms;
 
-/* Every read() goes here first; only the bytes that arrived are appended to a buffer. */
-static uint8_t read_scratch[READ_CHUNK];
-
 static const char out_of_memory[] = "out of memory";
 static const char request_too_slow[] = "request not received in time";
 static const char bad_ttl[] = "ttl must be 8 bytes, at most 2^62 milliseconds";
@@ -167,11 +164,19 @@ static size_t conns_cap;
 static size_t conn_count;
 
 /*
- * poll()'s array, refilled every round: the listener, then one entry per connection. It
- * grows when a connection opens, never while being filled, so a round cannot fail.
+ * poll()'s array, refilled every round: the listener, then one entry per connection.
+ * conn_open() grows it, so it always has room for every connection and filling it
+ * cannot fail.
  */
 static struct pollfd *pollfds;
 static size_t pollfds_cap;
+
+/*
+ * Every read() lands here, and only the bytes it brought are copied to the connection's
+ * input buffer. Reading straight into that buffer would mean reserving READ_CHUNK bytes
+ * of room there first: 64 KiB for each client that has sent one byte.
+ */
+static uint8_t read_scratch[READ_CHUNK];
 
 /*
  * True while we are out of file descriptors. A listener with clients in its backlog
@@ -180,6 +185,12 @@ static size_t pollfds_cap;
  * closes and gives a descriptor back, or until accept_timer says a second has passed.
  */
 static bool accept_paused;
+
+/*
+ * True from the first such pause until the backlog empties: a shortage gets one line on
+ * stderr, not one for every client it turns away.
+ */
+static bool shortage_logged;
 
 static void log_errno(const char *what)
 {
@@ -439,7 +450,11 @@ static void arm_conn_timer(struct conn *c)
  * Writing, never waiting
  * ------------------------------------------------------------------------------------ */
 
-/* A client that resets or vanishes is normal; anything else is worth a line on stderr. */
+/*
+ * A client that resets or vanishes is normal, and none may write a line per connection
+ * to our log: ECONNRESET, EPIPE and ENOTCONN (it left before our shutdown()) are all a
+ * client leaving. Anything else is worth a line on stderr.
+ */
 static void client_failed(struct conn *c, const char *what)
 {
     if (errno != ECONNRESET && errno != EPIPE && errno != ENOTCONN)
@@ -473,6 +488,7 @@ static void start_draining(struct conn *c)
         client_failed(c, "shutdown");
         return;
     }
+    buffer_free(&c->in); /* nobody will parse what follows an error */
     c->state = CONN_DRAINING;
     c->drain_started = now_ms;
     arm_conn_timer(c); /* sooner than it was, so at once, not lazily */
@@ -486,7 +502,7 @@ static void start_draining(struct conn *c)
  */
 static void discard_input(struct conn *c)
 {
-    for (int i = 0; i < 16 && read(c->fd, read_scratch, READ_CHUNK) > 0; i++)
+    for (int i = 0; i < 16 && read(c->fd, read_scratch, sizeof read_scratch) > 0; i++)
         ;
 }
 
@@ -640,12 +656,12 @@ static void process_input(struct conn *c)
  * ------------------------------------------------------------------------------------ */
 
 /*
- * Called when poll() says the socket is readable: takes what has arrived, once, into the
- * scratch buffer, and appends just those bytes to the connection's input buffer.
+ * Called when poll() says the socket is readable: takes what has arrived, once, and
+ * keeps only those bytes, so the input buffer grows with what the client sent.
  */
 static void on_readable(struct conn *c)
 {
-    ssize_t n = read(c->fd, read_scratch, READ_CHUNK);
+    ssize_t n = read(c->fd, read_scratch, sizeof read_scratch);
 
     if (n < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
@@ -659,7 +675,7 @@ static void on_readable(struct conn *c)
     }
     c->last_io = now_ms;
     if (c->state == CONN_DRAINING)
-        return; /* nobody will parse what follows an error */
+        return; /* thrown away, like the input that was held when draining began */
     if (c->in.len == 0)
         c->request_started = now_ms; /* the first byte of a request */
     if (buffer_append(&c->in, read_scratch, (size_t)n) < 0) {
@@ -741,34 +757,33 @@ static void *grow_array(void *array, size_t *cap, size_t n, size_t elem_size)
 }
 
 /*
- * Makes room for one more connection everywhere the loop keeps one: the table, poll()'s
- * array and the timer heap. Done here, so that a failure refuses only this client, and
- * nothing later (filling the array, arming a timer) can fail for want of memory.
+ * Makes fd a connection of ours, and grows the tables to hold it: conns, and pollfds,
+ * which needs an entry for the listener and one for each connection. Returns -1 if it
+ * cannot, and that client alone is refused; the tables stay valid for everyone else.
+ * The timer heap gets room for the connection's timer here too, so arming it cannot fail.
  */
-static int make_room_for_conn(int fd)
-{
-    struct conn **grown;
-    struct pollfd *grown_fds;
-
-    grown = grow_array(conns, &conns_cap, (size_t)fd + 1, sizeof *conns);
-    if (grown == NULL)
-        return -1;
-    conns = grown;
-    grown_fds = grow_array(pollfds, &pollfds_cap, conn_count + 2, sizeof *pollfds);
-    if (grown_fds == NULL)
-        return -1;
-    pollfds = grown_fds;
-    return heap_reserve(&timers, SERVER_TIMERS + conn_count + 1);
-}
-
 static int conn_open(int fd)
 {
+    struct conn **grown_conns;
+    struct pollfd *grown_pollfds;
     struct conn *c;
 
     if (set_nonblocking(fd) < 0)
         return -1;
-    (void)set_nodelay(fd); /* if it fails, Nagle's algorithm only delays small replies */
-    if (make_room_for_conn(fd) < 0)
+    /*
+     * Without TCP_NODELAY a client is slower, not broken: Nagle's algorithm only delays
+     * a small reply. So its failure is no reason to refuse the client.
+     */
+    (void)set_nodelay(fd);
+    grown_conns = grow_array(conns, &conns_cap, (size_t)fd + 1, sizeof *conns);
+    if (grown_conns == NULL)
+        return -1;
+    conns = grown_conns;
+    grown_pollfds = grow_array(pollfds, &pollfds_cap, conn_count + 2, sizeof *pollfds);
+    if (grown_pollfds == NULL)
+        return -1;
+    pollfds = grown_pollfds;
+    if (heap_reserve(&timers, SERVER_TIMERS + conn_count + 1) < 0)
         return -1;
     c = calloc(1, sizeof *c);
     if (c == NULL)
@@ -841,13 +856,16 @@ static int accept_clients(int listen_fd)
     for (;;) {
         int fd = accept(listen_fd, NULL, NULL);
         if (fd < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return 0; /* the backlog is empty */
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                shortage_logged = false; /* the backlog is empty: any shortage is over */
+                return 0;
+            }
             if (errno == EINTR || client_gave_up(errno))
                 continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                log_errno("accept (paused until a connection closes)");
-                accept_paused = true;
+                if (!shortage_logged)
+                    log_errno("accept (paused until a connection closes)");
+                shortage_logged = accept_paused = true;
                 timer_arm(&accept_timer, now_ms + ACCEPT_RETRY_MS);
                 return 0;
             }
@@ -921,8 +939,10 @@ static void arm_expire_timer(void)
  * The event loop
  * ------------------------------------------------------------------------------------ */
 
-/* Fills pollfds (big enough: see make_room_for_conn): the listener, then every connection
- * with the one event it awaits. Returns the number of entries. */
+/*
+ * Fills pollfds: the listener first, then each connection with the one event it awaits,
+ * and returns how many entries it filled. conn_open() made room for them all.
+ */
 static size_t fill_pollfds(int listen_fd)
 {
     size_t n = 0;
@@ -951,6 +971,20 @@ static int serve_forever(int listen_fd)
     size_t count;
     int ready;
 
+    /* Room for the listener's entry; conn_open() adds one for each connection. */
+    pollfds = grow_array(pollfds, &pollfds_cap, 1, sizeof *pollfds);
+    if (pollfds == NULL) {
+        log_errno("poll array");
+        return -1;
+    }
+    /* The server's own timers, and room for them; conn_open() reserves one per connection. */
+    timer_init(&accept_timer, on_accept_timer);
+    timer_init(&rehash_timer, on_rehash_timer);
+    timer_init(&expire_timer, on_expire_timer);
+    if (heap_reserve(&timers, SERVER_TIMERS) < 0) {
+        log_errno("timer heap");
+        return -1;
+    }
     if (read_clock() < 0) {
         log_errno("clock_gettime");
         return -1;
@@ -959,7 +993,9 @@ static int serve_forever(int listen_fd)
         count = fill_pollfds(listen_fd);
         /* Sleeps until an event, the earliest deadline or a stop signal, whichever first. */
         ready = ppoll(pollfds, (nfds_t)count, time_to_next_timer(&timeout), &wait_mask);
-        if (ready < 0 && errno != EINTR) {
+        if (ready < 0) {
+            if (errno == EINTR)
+                continue;
             log_errno("ppoll");
             return -1;
         }
@@ -967,10 +1003,10 @@ static int serve_forever(int listen_fd)
             log_errno("clock_gettime");
             return -1;
         }
-        for (size_t i = 1; ready > 0 && i < count; i++)
+        for (size_t i = 1; i < count; i++)
             if (pollfds[i].revents != 0)
                 handle_events(conns[pollfds[i].fd], pollfds[i].revents);
-        if (ready > 0 && (pollfds[0].revents & POLLIN) && accept_clients(listen_fd) < 0)
+        if ((pollfds[0].revents & POLLIN) && accept_clients(listen_fd) < 0)
             return -1;
         run_due_timers();
         arm_rehash_timer();
@@ -1010,14 +1046,6 @@ int main(int argc, char **argv)
     store = store_create();
     if (store == NULL) {
         log_errno("store");
-        return 1;
-    }
-    timer_init(&accept_timer, on_accept_timer);
-    timer_init(&rehash_timer, on_rehash_timer);
-    timer_init(&expire_timer, on_expire_timer);
-    pollfds = grow_array(NULL, &pollfds_cap, 1, sizeof *pollfds); /* the listener's entry */
-    if (pollfds == NULL || heap_reserve(&timers, SERVER_TIMERS) < 0) {
-        log_errno("loop");
         return 1;
     }
     listen_fd = listen_on_localhost(port);
