@@ -48,9 +48,14 @@ VALGRIND_SUITES_07 := 07-expiry
 
 valgrind_suites = $(or $(VALGRIND_SUITES_$(1)),$(SUITES_$(1)))
 
-.PHONY: valgrind $(addprefix valgrind-,$(STEPS))
+.PHONY: valgrind valgrind-programs $(addprefix valgrind-,$(STEPS))
 
-valgrind: $(addprefix valgrind-,$(STEPS))
+valgrind: valgrind-programs $(addprefix valgrind-,$(STEPS))
+
+# The hash table's and the heap's own test programs, under memcheck too.
+valgrind-programs: $(TEST_PROGRAMS)
+	@echo "== the data structures' test programs under valgrind =="
+	$(BATS) $(BATS_FLAGS) tests/c-programs-valgrind.bats
 
 # KV_UNDER_VALGRIND tells a test that the server runs under memcheck, for the rare test that
 # cannot hold then (memcheck keeps 12 of the server's descriptors for itself).
