@@ -16,6 +16,7 @@ SEE_HEAP='docs/06-timers.md, section 2, "Where to keep thousands of deadlines: a
 SEE_IDLE='docs/06-timers.md, section 3, "server.c: when a connection'"'"'s timer fires"'
 SEE_SLEEP='docs/06-timers.md, section 2, "Sleeping until the next deadline"'
 SEE_REQUEST='docs/06-timers.md, section 3, "server.c: noting the time"'
+SEE_READER='docs/06-timers.md, section 3, "server.c: noting the time" (a client that reads slowly)'
 SEE_LINGER='docs/06-timers.md, section 3, "server.c: a connection'"'"'s deadlines"'
 SEE_SIGNALS='docs/06-timers.md, section 2, "Signals: why ppoll()"'
 SEE_REHASH='docs/06-timers.md, section 2, "The resize task"'
@@ -196,6 +197,32 @@ get_frame() {
             "its output stopped (--idle-timeout 1)"
 }
 
+# bats test_tags=stage:2,slow
+@test "idle: a client reading one large reply slowly for longer than T gets every byte" {
+    explained_in "$SEE_READER"
+    start_with --idle-timeout 1
+    VALUE=$BATS_TEST_TMPDIR/value
+    head -c 4194304 /dev/zero | tr '\0' 'r' >"$VALUE"
+    kv set big @"$VALUE"
+    open_clients 1
+    # One GET of 4 MiB, read 64 KiB every 0.1 s or so: 7 s or more in all. The socket
+    # holds megabytes, so the server gets no POLLOUT, and writes nothing, for more than T
+    # at a time while the client drains them: yet bytes keep moving.
+    send_frame "${CLIENT_FDS[0]}" "$(get_frame big)"
+    read_slowly "${CLIENT_FDS[0]}" "$BATS_TEST_TMPDIR/got" 65536
+    frame 0000 00400000 >"$BATS_TEST_TMPDIR/want"
+    cat "$VALUE" >>"$BATS_TEST_TMPDIR/want"
+    local got want ending
+    got=$(wc -c <"$BATS_TEST_TMPDIR/got")
+    want=$(wc -c <"$BATS_TEST_TMPDIR/want")
+    ending=$([ -n "$READ_CLOSED" ] && echo "the server closed it" || echo "nothing came for 3 s")
+    [ "$got" -ge "$want" ] ||
+        fail "a client reading steadily got $got of the $want bytes of its reply, then $ending" \
+            "(--idle-timeout 1); a client that keeps reading is not idle"
+    cmp -s "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got" ||
+        fail "the reply came back wrong: $(cmp "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got")"
+}
+
 # bats test_tags=stage:1,slow
 @test "idle: --idle-timeout 0 leaves a silent connection open" {
     explained_in "$SEE_IDLE"
@@ -260,15 +287,16 @@ get_frame() {
     done
 }
 
-# read_slowly FD FILE: reads connection FD into FILE, 512 KiB every 0.1 s or so, until the
-# server closes it (READ_CLOSED=yes) or sends nothing for 3 s (READ_CLOSED=).
+# read_slowly FD FILE [BYTES]: reads connection FD into FILE, BYTES (512 KiB unless given)
+# every 0.1 s or so, until the server closes it (READ_CLOSED=yes) or sends nothing for 3 s
+# (READ_CLOSED=).
 read_slowly() {
-    local fd=$1 file=$2 size=0 status
+    local fd=$1 file=$2 block=${3:-524288} size=0 status
     READ_CLOSED=
     : >"$file"
     for _ in $(seq 400); do
         status=0
-        timeout 3 dd bs=524288 count=1 iflag=fullblock status=none <&"$fd" >>"$file" \
+        timeout 3 dd bs="$block" count=1 iflag=fullblock status=none <&"$fd" >>"$file" \
             2>/dev/null || status=$?
         [ "$status" -ne 124 ] || return 0 # nothing for 3 s: not closed
         if [ "$status" -ne 0 ] || [ "$(wc -c <"$file")" -eq "$size" ]; then

@@ -27,12 +27,17 @@
  * exactly until the earliest deadline, or for ever if there is none: no fixed tick.
  *
  * A connection's timer is re-armed lazily. Reads and writes only note the time (last_io,
- * request_started), which costs a store; when the timer fires, it compares the real
- * deadline with the clock and, if that has moved on, re-arms itself for it. So a request
- * costs no heap operation, and a busy connection's timer moves once every T seconds.
+ * request_started), which costs a clock read and a store; when the timer fires, it
+ * compares the real deadline with the clock and, if that has moved on, re-arms itself for
+ * it. So a request costs no heap operation, and a busy connection's timer moves once
+ * every T seconds. A client that reads slowly gets no POLLOUT, so no write, for a long
+ * while; when its idle timer fires, the kernel's send queue (SIOCOUTQ) tells whether it
+ * has read anything since we last looked, and if it has, that counts as a byte moved.
  *
- * The clock is CLOCK_MONOTONIC, read once per round (now_ms): wall-clock time can jump
- * backwards or forwards when someone sets it, and a deadline must not.
+ * The clock is CLOCK_MONOTONIC (now_ms): wall-clock time can jump backwards or forwards
+ * when someone sets it, and a deadline must not. It is read after each wait and again at
+ * each read and write, so a reply written late in a long round is stamped with its own
+ * time, not the round's.
  *
  * SIGINT and SIGTERM are blocked except inside ppoll(), which unblocks them atomically
  * while it waits: a signal that lands between the check of stop_requested and the wait
@@ -77,12 +82,14 @@
 #include "store.h"
 
 #include <errno.h>
+#include <linux/sockios.h> /* SIOCOUTQ */
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -100,6 +107,7 @@
 #define NO_DEADLINE UINT64_MAX
 #define EXPIRE_BATCH 1000              /* the most expired keys freed in one round */
 #define SERVER_TIMERS 3                /* the accept retry, the resize and expiry tasks */
+#define MAX_WAIT_MS 3600000            /* the longest one ppoll() sleeps: fits any time_t */
 
 /* Set by the SIGINT/SIGTERM handler; the loop checks it after every wake-up. */
 static volatile sig_atomic_t stop_requested;
@@ -113,7 +121,7 @@ static struct store *store;
 /* --idle-timeout, in milliseconds; 0 means no idle or request timeout. */
 static uint64_t idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
 
-/* CLOCK_MONOTONIC in milliseconds, read once per round of the loop: "now" for everyone. */
+/* CLOCK_MONOTONIC in milliseconds, as last read: after each wait, and at each read and write. */
 static uint64_t now_ms;
 
 static const char out_of_memory[] = "out of memory";
@@ -153,6 +161,7 @@ struct conn {
     uint64_t last_io;        /* when a byte was last read from or written to the socket */
     uint64_t request_started; /* when the request at the front of in began to arrive */
     uint64_t drain_started;  /* when the lingering close began (DRAINING) */
+    int unsent;              /* bytes in the kernel's send queue when we last looked */
 };
 
 /*
@@ -343,6 +352,19 @@ static int read_clock(void)
     return 0;
 }
 
+/*
+ * The time of an I/O, read at that moment (a vDSO call: no system call). serve_forever()
+ * has read the clock once already, and CLOCK_MONOTONIC fails only for a bad argument; if
+ * it failed all the same, the last reading stands: a stamp can be early, so a deadline
+ * can come later, never sooner.
+ */
+static uint64_t clock_now(void)
+{
+    if (read_clock() < 0)
+        log_errno("clock_gettime");
+    return now_ms;
+}
+
 static void timer_init(struct timer *timer, void (*on_due)(struct timer *timer))
 {
     heap_node_init(&timer->node);
@@ -384,7 +406,11 @@ static void run_due_timers(void)
     }
 }
 
-/* How long ppoll() may sleep: until the earliest deadline, or NULL (for ever) if none. */
+/*
+ * How long ppoll() may sleep: until the earliest deadline, or NULL (for ever) if there is
+ * none. The clock is read afresh: the round may have lasted a while. A far deadline is
+ * slept towards an hour at a time, so the seconds fit even a 32-bit time_t.
+ */
 static struct timespec *time_to_next_timer(struct timespec *ts)
 {
     struct heap_node *next = heap_min(&timers);
@@ -392,7 +418,9 @@ static struct timespec *time_to_next_timer(struct timespec *ts)
 
     if (next == NULL)
         return NULL;
-    wait_ms = next->key > now_ms ? next->key - now_ms : 0;
+    wait_ms = next->key > clock_now() ? next->key - now_ms : 0;
+    if (wait_ms > MAX_WAIT_MS)
+        wait_ms = MAX_WAIT_MS;
     ts->tv_sec = (time_t)(wait_ms / 1000);
     ts->tv_nsec = (long)(wait_ms % 1000) * 1000000;
     return ts;
@@ -432,9 +460,11 @@ static uint64_t conn_deadline(const struct conn *c)
 }
 
 /*
- * Arms the connection's timer for its deadline. Reads and writes do not call this: they
- * only move the deadline later, and a timer that fires early re-arms itself (below).
- * Only what moves a deadline sooner (a lingering close starting) must call it at once.
+ * Arms the connection's timer for just past its deadline. Reads and writes do not call
+ * this: they only move the deadline later, and a timer that fires early re-arms itself
+ * (below). Only what moves a deadline sooner (a lingering close starting) must call it at
+ * once. Just past: times are cut to whole milliseconds, so at now_ms == deadline up to a
+ * millisecond of T may be left, and a close must come after T, never before.
  */
 static void arm_conn_timer(struct conn *c)
 {
@@ -443,7 +473,7 @@ static void arm_conn_timer(struct conn *c)
     if (deadline == NO_DEADLINE)
         timer_disarm(&c->timer);
     else
-        timer_arm(&c->timer, deadline);
+        timer_arm(&c->timer, deadline + 1);
 }
 
 /* ------------------------------------------------------------------------------------
@@ -462,6 +492,28 @@ static void client_failed(struct conn *c, const char *what)
     c->state = CONN_DONE;
 }
 
+/*
+ * Notes how many bytes the kernel still holds for the client (sent but not taken by it):
+ * when the idle timer fires, a smaller number means the client has read since. Linux's
+ * SIOCOUTQ; if it fails, 0, and the idle rule goes by our own reads and writes alone.
+ */
+static void note_unsent(struct conn *c)
+{
+    if (ioctl(c->fd, SIOCOUTQ, &c->unsent) < 0)
+        c->unsent = 0;
+}
+
+/* True if the client has read from the kernel's send queue since note_unsent() last looked. */
+static bool client_took_output(struct conn *c)
+{
+    int before = c->unsent;
+
+    if (before == 0)
+        return false; /* nothing was waiting, and only our writes add to it */
+    note_unsent(c);
+    return c->unsent < before;
+}
+
 /* Writes what the socket will take of the output buffer, without waiting. */
 static void write_output(struct conn *c)
 {
@@ -472,7 +524,8 @@ static void write_output(struct conn *c)
         return;
     }
     buffer_consume(&c->out, (size_t)n);
-    c->last_io = now_ms;
+    c->last_io = clock_now();
+    note_unsent(c);
 }
 
 /*
@@ -490,7 +543,7 @@ static void start_draining(struct conn *c)
     }
     buffer_free(&c->in); /* nobody will parse what follows an error */
     c->state = CONN_DRAINING;
-    c->drain_started = now_ms;
+    c->drain_started = clock_now();
     arm_conn_timer(c); /* sooner than it was, so at once, not lazily */
 }
 
@@ -638,7 +691,7 @@ static void process_input(struct conn *c)
     /* What is now at the front of in is a new request, or one we held back: its time
      * starts now. So time spent held back by us does not count against the client. */
     if (answered || held_back)
-        c->request_started = now_ms;
+        c->request_started = clock_now();
     if (c->state != CONN_DONE && c->out.len > 0)
         write_output(c);
     if (c->state == CONN_DONE)
@@ -673,11 +726,11 @@ static void on_readable(struct conn *c)
         c->state = CONN_DONE;
         return;
     }
-    c->last_io = now_ms;
+    c->last_io = clock_now();
     if (c->state == CONN_DRAINING)
         return; /* thrown away, like the input that was held when draining began */
     if (c->in.len == 0)
-        c->request_started = now_ms; /* the first byte of a request */
+        c->request_started = c->last_io; /* the first byte of a request */
     if (buffer_append(&c->in, read_scratch, (size_t)n) < 0) {
         client_failed(c, "buffer");
         return;
@@ -712,19 +765,33 @@ static void request_timed_out(struct conn *c)
     process_input(c);
 }
 
+/* No byte moved for longer than T, by our reads and writes or by the client's reads. */
+static bool idle_too_long(struct conn *c)
+{
+    if (c->last_io + idle_timeout_ms >= now_ms)
+        return false;
+    if (!client_took_output(c))
+        return true;
+    c->last_io = now_ms; /* it read what the kernel held for it: a byte moved */
+    return false;
+}
+
 /* A connection's timer came due: the heap key says so, and the lazy check may disagree. */
 static void on_conn_timer(struct timer *timer)
 {
     struct conn *c = container_of(timer, struct conn, timer);
 
-    if (conn_deadline(c) > now_ms) {
+    if (c->state != CONN_DRAINING && idle_timeout_ms > 0 && idle_too_long(c)) {
+        discard_input(c); /* so that close() does not reset away what the client has not read */
+        c->state = CONN_DONE;
+    } else if (conn_deadline(c) >= now_ms) {
         arm_conn_timer(c); /* bytes moved since it was armed: not due yet */
         return;
-    }
-    if (c->state == CONN_DRAINING || c->last_io + idle_timeout_ms <= now_ms)
-        c->state = CONN_DONE; /* lingered long enough, or idle for T */
-    else
+    } else if (c->state == CONN_DRAINING) {
+        c->state = CONN_DONE; /* lingered long enough */
+    } else {
         request_timed_out(c);
+    }
     if (c->state == CONN_DONE)
         conn_close(c);
     else
@@ -790,7 +857,7 @@ static int conn_open(int fd)
         return -1;
     c->fd = fd;
     c->state = CONN_READING;
-    c->last_io = now_ms; /* being accepted counts as a byte moved: the idle clock starts */
+    c->last_io = clock_now(); /* being accepted counts as a byte moved: the idle clock starts */
     timer_init(&c->timer, on_conn_timer);
     conns[fd] = c;
     conn_count++;
