@@ -77,6 +77,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <malloc.h> /* mallopt(): glibc */
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -1044,6 +1045,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s [--port PORT] [--idle-timeout SECONDS]\n", argv[0]);
         return 2;
     }
+    /*
+     * glibc keeps small freed blocks unmerged, in "fastbins", and merges them all in one
+     * go (malloc_consolidate) when a large block is asked for. After a million keys
+     * expire, the shrinking table's new bucket array is such a request: one stall of tens
+     * of milliseconds for every client. Without fastbins each free() merges its block at
+     * once, a cost spread over the rounds and lost in the noise (docs/benchmarks.md,
+     * section 13). A tuning hint: if it fails, the server works as before.
+     */
+#ifdef M_MXFAST
+    (void)mallopt(M_MXFAST, 0);
+#endif
     if (install_signal_handlers() < 0) {
         log_errno("sigaction");
         return 1;
