@@ -361,8 +361,14 @@ dbsize_when_gone() {
     bench=$!
     sleep 2.5
     size=$(dbsize)
-    wait "$bench" || fail "kvbench failed:" "$(cat "$BATS_TEST_TMPDIR/bench.csv")"
-    sets=$(($(tail -1 "$BATS_TEST_TMPDIR/bench.csv" | cut -d, -f7) / 2))
+    # kvbench's exit status is not checked: among millions of keys drawn at random a few
+    # come up twice, and a PEXPIRE can then find its key expired by another connection's
+    # (a NOT_FOUND kvbench counts as an error). Its count of requests is what is needed.
+    wait "$bench" || true
+    sets=$(tail -1 "$BATS_TEST_TMPDIR/bench.csv" | cut -d, -f7)
+    [[ $sets =~ ^[0-9]+$ ]] && [ "$sets" -gt 0 ] ||
+        fail "kvbench did not run:" "$(cat "$BATS_TEST_TMPDIR/bench.csv")"
+    sets=$((sets / 2))
     # At most about 1 ms of keys is alive at a time; allow a tenth of all keys set.
     [ "$size" -lt $((sets / 10)) ] ||
         fail "after 2.5 s of SET + PEXPIRE (ttl 1 ms) on $sets new keys in 3 s, DBSIZE was" \
