@@ -267,7 +267,7 @@ static void answer_pexpire(struct session *s, const struct request *req)
     static const char bad_ttl[] = "bad ttl";
     uint64_t ttl = 0, model_ttl_value = 0;
     bool ok = arg_u64(&req->args[1], &ttl) == 0 && ttl <= STORE_MAX_TTL_MS;
-    int found;
+    bool found;
 
     if (s->model != NULL)
         CHECK(ok == model_ttl_arg(req->args[1].data, req->args[1].len, &model_ttl_value) &&
@@ -276,11 +276,10 @@ static void answer_pexpire(struct session *s, const struct request *req)
         reply(s, STATUS_ERROR, bad_ttl, sizeof bad_ttl - 1);
         return;
     }
-    found = store_expire(s->store, key->data, key->len, ttl);
-    CHECK(found == 0 || found == 1);
+    CHECK(store_expire(s->store, key->data, key->len, ttl, &found) == 0);
     if (s->model != NULL)
-        CHECK(model_expire(s->model, key->data, key->len, ttl) == (found == 1));
-    reply(s, found == 1 ? STATUS_OK : STATUS_NOT_FOUND, NULL, 0);
+        CHECK(model_expire(s->model, key->data, key->len, ttl) == found);
+    reply(s, found ? STATUS_OK : STATUS_NOT_FOUND, NULL, 0);
 }
 
 /* PTTL, PERSIST, DBSIZE: each answer against the model. */

@@ -18,6 +18,7 @@ SEE_DEADLINE='docs/07-expiry.md, section 3, "store.c: a deadline per key"'
 SEE_LAZY='docs/07-expiry.md, section 3, "store.c: lazy expiry"'
 SEE_ACTIVE='docs/07-expiry.md, section 3, "server.c: the expiry task"'
 SEE_BATCH='docs/07-expiry.md, section 2, "Freeing in rounds"'
+SEE_PILEUP='docs/07-expiry.md, section 2, "Keeping up with the writers"'
 
 MASS_KEYS=200000
 
@@ -67,6 +68,7 @@ not_under_valgrind() {
 # load_expiring N MS: SETs key:000000000000 ... key:N-1, each followed by a PEXPIRE timed
 # so that every one of them expires MS milliseconds after kvbench starts. Prints, in ms on
 # now_ms's clock, the earliest and the latest moment that can be, in EARLIEST and LATEST.
+# Skips the test if loading took longer than MS: the machine is too slow for its timing.
 load_expiring() {
     local before after
     before=$(now_ms)
@@ -74,8 +76,7 @@ load_expiring() {
         fail "kvbench could not load $1 expiring keys:" "$(cat "$BATS_TEST_TMPDIR/load.out")"
     after=$(now_ms)
     [ $((after - before)) -lt "$2" ] ||
-        fail "loading $1 keys took $((after - before)) ms, longer than their $2 ms ttl:" \
-            "the machine is too slow for this test's timing"
+        skip "loading $1 keys took $((after - before)) ms, longer than their $2 ms ttl: the machine is too slow (or too loaded) for this test's timing"
     EARLIEST=$((before + $2))
     LATEST=$((after + $2))
 }
@@ -234,30 +235,38 @@ wait_for_dbsize() {
     implementation_test "when the expiry task frees a key is this server's choice"
     not_under_valgrind
     explained_in "$SEE_LAZY"
-    local fd size=0 probe got deadline left
-    # The probe's deadline comes a few ms after the others' (kvbench times them all to one
-    # moment, which PTTL of one of them tells), and the task frees the earliest first: so
-    # while DBSIZE counts any of them, it counts the probe too, expired or not.
-    load_expiring $((MASS_KEYS * 3 / 2)) 1500
-    deadline=$LATEST
-    left=$(kv pttl key:000000000000)
-    pipe_in "set probe v" "pexpire probe $((left + 1))" >/dev/null
+    local attempt size
+    # The probe is one of the keys kvbench times to expire at one moment. Freeing them takes
+    # the task hundreds of rounds, so when the probe first reads NOT_FOUND, DBSIZE (asked in
+    # the same write, so answered in the same round) still counts many of them. Only if
+    # this shell was held up past all those rounds does it find DBSIZE 0: then it tries
+    # again, up to 3 times. A server that frees every expired key before answering finds 0
+    # each time.
+    for attempt in 1 2 3; do
+        load_expiring $((MASS_KEYS * 3 / 2)) 1500
+        size=$(dbsize_when_gone key:000000000000 $((LATEST + 5000)))
+        [ "$size" -gt 0 ] && return 0
+    done
+    fail "3 times, the probe was already freed, with every key that expired with it," \
+        "when it first read NOT_FOUND: expected many of the $((MASS_KEYS * 3 / 2)) keys" \
+        "that expired at the same moment still counted by DBSIZE"
+}
+
+# dbsize_when_gone KEY UNTIL: sends PTTL KEY and DBSIZE in one write, on one connection,
+# until PTTL is NOT_FOUND; prints the DBSIZE answered beside it. Fails after UNTIL (ms).
+dbsize_when_gone() {
+    local fd got frame="0005 $(u32_of ${#1}) $(hex_of "$1") 0007"
     exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"
-    # PTTL probe, then DBSIZE, on one connection, until the probe is gone.
-    probe="0005 00000005 $(hex_of probe) 0007"
     while :; do
-        send_frame "$fd" "$probe"
+        send_frame "$fd" "$frame"
         got=$(timeout 5 head -c 6 <&"$fd" | od -An -v -tx1 | tr -d ' \n')
         [ "${got:0:4}" = 0001 ] && break # NOT_FOUND, and DBSIZE's 14 bytes to come
         timeout 5 head -c 22 <&"$fd" >/dev/null # PTTL's 8 bytes, and DBSIZE's reply
-        [ "$(now_ms)" -lt $((deadline + 5000)) ] || fail "the probe never expired"
+        [ "$(now_ms)" -lt "$2" ] || fail "$1 never expired" || return 1
     done
     got=$(timeout 5 head -c 14 <&"$fd" | od -An -v -tx1 | tr -d ' \n')
     exec {fd}>&-
-    size=$((16#${got:12:16}))
-    [ "$size" -gt 0 ] ||
-        fail "the probe was already freed when it first read NOT_FOUND: expected it, and" \
-            "many of the $((MASS_KEYS * 3 / 2)) keys before it, still counted by DBSIZE"
+    echo $((16#${got:12:16}))
 }
 
 # ---------------------------------------------------------------------------------------
@@ -297,15 +306,72 @@ wait_for_dbsize() {
 @test "active: while 200,000 keys expire, another client never waits 50 ms" {
     not_under_valgrind
     explained_in "$SEE_BATCH"
-    local deadline result max_us
-    load_expiring $MASS_KEYS 2500
-    deadline=$LATEST
-    # GETs one at a time, from 1 s before the deadline to 1.5 s after it.
-    sleep "$(awk -v ms=$((deadline - $(now_ms) - 1000)) 'BEGIN { printf "%.3f", (ms > 0 ? ms / 1000 : 0) }')"
-    result=$("$KV_BENCH" -p "$PORT" -r 1:0 -k 100 -d 2.5 -q --format csv | tail -1)
-    max_us=$(cut -d, -f16 <<<"$result")
-    [ "$(dbsize)" = 0 ] || fail "the keys should all be freed by now; DBSIZE is $(dbsize)"
-    awk -v m="$max_us" 'BEGIN { exit !(m < 50000) }' ||
-        fail "while $MASS_KEYS keys expired, a GET waited $max_us us; expected under 50,000" \
-            "(kvbench: $result)"
+    local attempt deadline result max_us all=""
+    # One preemption of the server on a loaded machine can stall a GET by itself: the
+    # measurement runs up to 3 times, and the test passes if one run stays under 50 ms.
+    # A server that frees all the keys in one go stalls every run.
+    for attempt in 1 2 3; do
+        load_expiring $MASS_KEYS 2500
+        deadline=$LATEST
+        # GETs one at a time, from 1 s before the deadline to 1.5 s after it.
+        sleep "$(awk -v ms=$((deadline - $(now_ms) - 1000)) 'BEGIN { printf "%.3f", (ms > 0 ? ms / 1000 : 0) }')"
+        result=$("$KV_BENCH" -p "$PORT" -r 1:0 -k 100 -d 2.5 -q --format csv | tail -1)
+        max_us=$(cut -d, -f16 <<<"$result")
+        [ "$(dbsize)" = 0 ] || fail "the keys should all be freed by now; DBSIZE is $(dbsize)"
+        awk -v m="$max_us" 'BEGIN { exit !(m < 50000) }' && return 0
+        all+="$result"$'\n'
+    done
+    fail "while $MASS_KEYS keys expired, a GET waited 50,000 us or more, in each of 3 runs" \
+        "(kvbench, one line a run):" "$all"
+}
+
+# bats test_tags=stage:4,slow
+@test "active: the memory of large expired values goes back without any request" {
+    not_under_valgrind
+    [[ ${KV_TEST_CFLAGS:-} != *sanitize=address* ]] ||
+        skip "AddressSanitizer keeps freed memory in quarantine"
+    explained_in "$SEE_ACTIVE"
+    local before loaded after
+    before=$(server_rss_kib)
+    # 400 values of 256 KiB, 100 MiB: each one a block of its own that glibc's malloc
+    # returns to the system (munmap) once it is freed.
+    "$KV_BENCH" -p "$PORT" -k 400 -s 262144 --preload --expire 1000 -n 1 -r 1:0 -q \
+        >"$BATS_TEST_TMPDIR/load.out" 2>&1 ||
+        fail "kvbench could not load 400 values of 256 KiB:" "$(cat "$BATS_TEST_TMPDIR/load.out")"
+    loaded=$(server_rss_kib)
+    [ $((loaded - before)) -gt 81920 ] ||
+        fail "loading 100 MiB of values grew the server by only $(((loaded - before) / 1024)) MiB"
+    sleep 3 # 2 s past the deadline, and no request at all: only the server's own task frees
+    after=$(server_rss_kib)
+    [ $((loaded - after)) -gt 51200 ] ||
+        fail "2 s after 100 MiB of values expired, with no request since, the server's" \
+            "resident memory went from $((loaded / 1024)) to $((after / 1024)) MiB; expected" \
+            "it to drop by more than 50 MiB: the expiry task should have freed them"
+}
+
+# bats test_tags=stage:4,slow
+@test "active: keys given short deadlines under sustained writes do not pile up" {
+    not_under_valgrind
+    explained_in "$SEE_PILEUP"
+    local bench size sets
+    # 6 connections, 4,000 requests a write: SETs of new keys (from a billion), each followed
+    # by a PEXPIRE that makes it expire within 100 ms of the start, 1 ms after that.
+    "$KV_BENCH" -p "$PORT" -c 6 -P 4000 -r 0:1 -k 1000000000 --expire 100 -d 3 -q \
+        --format csv >"$BATS_TEST_TMPDIR/bench.csv" 2>&1 &
+    bench=$!
+    sleep 2.5
+    size=$(dbsize)
+    # kvbench's exit status is not checked: among millions of keys drawn at random a few
+    # come up twice, and a PEXPIRE can then find its key expired by another connection's
+    # (a NOT_FOUND kvbench counts as an error). Its count of requests is what is needed.
+    wait "$bench" || true
+    sets=$(tail -1 "$BATS_TEST_TMPDIR/bench.csv" | cut -d, -f7)
+    [[ $sets =~ ^[0-9]+$ ]] && [ "$sets" -gt 0 ] ||
+        fail "kvbench did not run:" "$(cat "$BATS_TEST_TMPDIR/bench.csv")"
+    sets=$((sets / 2))
+    # At most about 1 ms of keys is alive at a time; allow a tenth of all keys set.
+    [ "$size" -lt $((sets / 10)) ] ||
+        fail "after 2.5 s of SET + PEXPIRE (ttl 1 ms) on $sets new keys in 3 s, DBSIZE was" \
+            "$size; expected under $((sets / 10)): expired keys should be freed as fast as" \
+            "they are made"
 }

@@ -321,24 +321,26 @@ void store_set_time(struct store *store, uint64_t now_ms)
     store->now = now_ms;
 }
 
-int store_expire(struct store *store, const uint8_t *key, size_t key_len, uint64_t ttl_ms)
+int store_expire(struct store *store, const uint8_t *key, size_t key_len, uint64_t ttl_ms,
+                 bool *found)
 {
     struct entry *entry = find_live(store, key_hash(store, key, key_len), key, key_len);
 
+    *found = entry != NULL;
     if (entry == NULL)
         return 0;
     if (ttl_ms == 0) {
         entry_delete(store, entry);
-        return 1;
+        return 0;
     }
     if (heap_contains(&entry->expiry)) {
         heap_update(&store->expiries, &entry->expiry, store->now + ttl_ms);
-        return 1;
+        return 0;
     }
     if (heap_reserve(&store->expiries, heap_count(&store->expiries) + 1) < 0)
         return -1; /* errno is ENOMEM */
     heap_insert(&store->expiries, &entry->expiry, store->now + ttl_ms);
-    return 1;
+    return 0;
 }
 
 bool store_ttl(struct store *store, const uint8_t *key, size_t key_len, int64_t *ttl_ms)

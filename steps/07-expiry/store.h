@@ -54,10 +54,11 @@ void store_set_time(struct store *store, uint64_t now_ms);
 
 /*
  * Makes the key expire ttl_ms (at most STORE_MAX_TTL_MS) from now, replacing any earlier
- * expiry; a ttl of 0 deletes it at once. Returns 1, or 0 if there is no such key, or -1
- * with errno ENOMEM (the key is left as it was).
+ * expiry; a ttl of 0 deletes it at once. *found says whether the key exists (a missing key
+ * is no failure). Returns 0, or -1 with errno ENOMEM (the key is left as it was).
  */
-int store_expire(struct store *store, const uint8_t *key, size_t key_len, uint64_t ttl_ms);
+int store_expire(struct store *store, const uint8_t *key, size_t key_len, uint64_t ttl_ms,
+                 bool *found);
 
 /* True if the key exists; *ttl_ms is then the milliseconds it has left, or -1 if none. */
 bool store_ttl(struct store *store, const uint8_t *key, size_t key_len, int64_t *ttl_ms);
