@@ -24,15 +24,6 @@ teardown() {
     stop_server
 }
 
-# set_frame KEY VALUE / get_frame KEY: the hex of one request.
-set_frame() {
-    echo "0002 $(u32_of ${#1}) $(hex_of "$1") $(u32_of ${#2}) $(hex_of "$2")"
-}
-
-get_frame() {
-    echo "0001 $(u32_of ${#1}) $(hex_of "$1")"
-}
-
 # expect_clean_load N_CONNECTIONS N_REQUESTS: kvbench opens every connection first, then
 # sends SETs and GETs of its own keys over all of them and checks every single reply.
 expect_clean_load() {

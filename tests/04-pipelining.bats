@@ -25,11 +25,6 @@ skip_if_instrumented() {
     ! grep -qa __asan_init "$KV_SERVER" || skip "a sanitizer build multiplies every CPU cost"
 }
 
-# get_frame KEY: the hex of a GET of KEY (KEY in plain ASCII).
-get_frame() {
-    echo "0001 $(u32_of ${#1}) $(hex_of "$1")"
-}
-
 # bats test_tags=stage:1,slow
 @test "20,000 pipelined requests in one write all come back, correct and in order" {
     explained_in "$SEE_BATCH"

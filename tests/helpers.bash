@@ -262,6 +262,15 @@ u32_of() {
     printf '%08x' "$1"
 }
 
+# get_frame KEY / set_frame KEY VALUE: the hex of one GET or SET (KEY, VALUE in plain ASCII).
+get_frame() {
+    echo "0001 $(u32_of ${#1}) $(hex_of "$1")"
+}
+
+set_frame() {
+    echo "0002 $(u32_of ${#1}) $(hex_of "$1") $(u32_of ${#2}) $(hex_of "$2")"
+}
+
 # server_rss_kib, server_vm_kib: the server's resident and virtual memory, in KiB.
 server_rss_kib() {
     awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status"
