@@ -1,5 +1,16 @@
 /*
- * server.c - step 07: step 06's server, with keys that expire.
+ * server.c - step 09: step 07's server, speaking RESP2 as well as KV/1.
+ *
+ * redis-cli, redis-benchmark and Redis's client libraries now work against this server
+ * unchanged. The first byte a client sends picks its connection's protocol for good
+ * (docs/protocol.md): '*' or a letter is RESP (a Redis client's array, or a command typed
+ * at a terminal), 0x00 is KV/1 (whose request types are all below 256), anything else is
+ * refused. Both protocols reach the same keys through one table of commands
+ * (commands.c); RESP's parser and replies are in resp.c. Here only process_input's step
+ * changes: answer_next_request() sends the bytes at the front to the connection's
+ * protocol. Pipelining, backpressure and the timeouts apply to RESP exactly as to KV/1.
+ *
+ * From step 07:
  *
  * PEXPIRE gives a key a time to live, PTTL says what is left of it, PERSIST takes it
  * away and DBSIZE counts the keys held. The store keeps the deadlines in a heap of its own
@@ -75,10 +86,12 @@
 #define _GNU_SOURCE /* ppoll(): Linux, and POSIX only since 2024 */
 
 #include "buffer.h"
+#include "commands.h"
 #include "hashtable.h" /* container_of() */
 #include "heap.h"
 #include "net.h"
 #include "protocol.h"
+#include "resp.h"
 #include "store.h"
 
 #include <errno.h>
@@ -107,7 +120,6 @@
 #define REHASH_TASK_STEPS 1000         /* ... and does this many pieces of it per run */
 #define NO_DEADLINE UINT64_MAX
 #define EXPIRE_BATCH 1000              /* the most expired keys freed in one round */
-#define EXPIRE_PER_PEXPIRE 2           /* and by each PEXPIRE: see answer_pexpire() */
 #define SERVER_TIMERS 3                /* the accept retry, the resize and expiry tasks */
 #define MAX_WAIT_MS 3600000            /* the longest one ppoll() sleeps: fits any time_t */
 
@@ -126,9 +138,7 @@ static uint64_t idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
 /* CLOCK_MONOTONIC in milliseconds, as last read: after each wait, and at each read and write. */
 static uint64_t now_ms;
 
-static const char out_of_memory[] = "out of memory";
 static const char request_too_slow[] = "request not received in time";
-static const char bad_ttl[] = "ttl must be 8 bytes, at most 2^62 milliseconds";
 
 /*
  * A timer: a deadline in the heap, and what to do when it comes. The owner embeds it
@@ -152,9 +162,13 @@ enum conn_state {
     CONN_DONE,     /* to be closed and freed by the loop */
 };
 
+/* Step 09: what the first byte received said (docs/protocol.md, "Choosing a protocol"). */
+enum protocol { PROTOCOL_UNDECIDED, PROTOCOL_KV1, PROTOCOL_RESP };
+
 struct conn {
     int fd;
     enum conn_state state;
+    enum protocol protocol;
     bool close_when_written; /* the client broke the protocol: send what we owe, then close */
     bool timed_out;          /* a request missed its deadline: send what we owe, then close */
     struct buffer in;        /* bytes received, not yet parsed */
@@ -164,6 +178,7 @@ struct conn {
     uint64_t request_started; /* when the request at the front of in began to arrive */
     uint64_t drain_started;  /* when the lingering close began (DRAINING) */
     int unsent;              /* bytes in the kernel's send queue when we last looked */
+    struct resp_parser resp; /* RESP: how far the command at the front of in is parsed */
 };
 
 /*
@@ -566,9 +581,11 @@ static void discard_input(struct conn *c)
  * ERROR that says why (one write: if the socket does not take it, so be it), and a close
  * without lingering, since the rule is a close within a second of the deadline.
  */
+static int append_error(struct conn *c, const char *text, size_t len);
+
 static void hang_up(struct conn *c)
 {
-    if (append_response(&c->out, STATUS_ERROR, request_too_slow, sizeof request_too_slow - 1) == 0)
+    if (append_error(c, request_too_slow, sizeof request_too_slow - 1) == 0)
         write_output(c);
     discard_input(c);
     c->state = CONN_DONE;
@@ -578,76 +595,71 @@ static void hang_up(struct conn *c)
  * Answering requests
  * ------------------------------------------------------------------------------------ */
 
+/* An error in the connection's protocol: KV/1's ERROR, or RESP's "-ERR ...". */
+static int append_error(struct conn *c, const char *text, size_t len)
+{
+    char resp_text[128];
+
+    if (c->protocol != PROTOCOL_RESP)
+        return append_response(&c->out, STATUS_ERROR, text, len);
+    len = (size_t)snprintf(resp_text, sizeof resp_text, "ERR %.*s", (int)len, text);
+    return resp_append_error(&c->out, resp_text, len < sizeof resp_text ? len : sizeof resp_text - 1);
+}
+
 /*
- * PEXPIRE. A ttl of the wrong size or too large is refused with an ERROR that does not
- * close: the frame was well formed, so the stream is still in step. It is checked before
- * the key is looked up, so the answer does not depend on whether the key exists.
- *
- * Each PEXPIRE that gives a key a deadline also frees up to EXPIRE_PER_PEXPIRE keys
- * already expired: whoever adds expiry work pays for as much of it, so clients setting
- * short-lived keys faster than the task's batches free them cannot pile them up.
+ * Step 09: the first byte says which protocol the client speaks, for the connection's
+ * whole life. One that is neither gets KV/1's ERROR: such a client is most likely a KV/1
+ * client gone wrong (a request type of 256 or more).
  */
-static int answer_pexpire(struct conn *c, const struct arg *key, const struct arg *ttl_arg)
+static void choose_protocol(struct conn *c)
 {
-    uint64_t ttl;
-    bool found;
+    uint8_t first = c->in.data[0];
+    char text[64];
 
-    if (arg_u64(ttl_arg, &ttl) < 0 || ttl > STORE_MAX_TTL_MS)
-        return append_response(&c->out, STATUS_ERROR, bad_ttl, sizeof bad_ttl - 1);
-    if (store_expire(store, key->data, key->len, ttl, &found) < 0)
-        return append_response(&c->out, STATUS_ERROR, out_of_memory, sizeof out_of_memory - 1);
-    if (!found)
-        return append_response(&c->out, STATUS_NOT_FOUND, NULL, 0);
-    store_expire_due(store, EXPIRE_PER_PEXPIRE);
-    return append_response(&c->out, STATUS_OK, NULL, 0);
+    if (first == '*' || (first >= 'a' && first <= 'z') || (first >= 'A' && first <= 'Z')) {
+        c->protocol = PROTOCOL_RESP;
+        return;
+    }
+    c->protocol = PROTOCOL_KV1;
+    if (first == 0x00)
+        return;
+    snprintf(text, sizeof text, "unknown protocol: first byte 0x%02x", first);
+    if (append_response(&c->out, STATUS_ERROR, text, strlen(text)) < 0)
+        c->state = CONN_DONE;
+    c->close_when_written = true;
 }
 
-/* The four requests of step 07. */
-static int answer_expiry_request(struct conn *c, const struct request *req)
+/*
+ * Step 09: the RESP command at the front of the input buffer, as answer_next_request()
+ * does for KV/1. A command may also end the connection: QUIT once its OK is sent, an HTTP
+ * request at once and without a word (what is owed is dropped, as Redis drops it).
+ */
+static bool answer_next_command(struct conn *c)
 {
-    const struct arg *key = &req->args[0];
-    int64_t ttl;
+    const struct arg *argv;
+    size_t frame_len;
+    int argc, effect = COMMAND_DONE;
 
-    switch (req->type) {
-    case REQ_PEXPIRE:
-        return answer_pexpire(c, key, &req->args[1]);
-    case REQ_PTTL:
-        if (!store_ttl(store, key->data, key->len, &ttl))
-            return append_response(&c->out, STATUS_NOT_FOUND, NULL, 0);
-        return append_u64_response(&c->out, (uint64_t)ttl);
-    case REQ_PERSIST:
-        if (!store_persist(store, key->data, key->len))
-            return append_response(&c->out, STATUS_NOT_FOUND, NULL, 0);
-        return append_response(&c->out, STATUS_OK, NULL, 0);
-    case REQ_DBSIZE:
-        return append_u64_response(&c->out, store_count(store));
+    switch (resp_parse(&c->resp, c->in.data, c->in.len, &argc, &argv, &frame_len)) {
+    case PARSE_INCOMPLETE:
+        return false;
+    case PARSE_INVALID:
+        if (resp_append_error(&c->out, c->resp.error, strlen(c->resp.error)) < 0)
+            c->state = CONN_DONE;
+        c->close_when_written = true;
+        return false;
+    case PARSE_REQUEST:
+        break;
     }
-    errno = EINVAL; /* parse_request() returns only the types answer_request() sends here */
-    return -1;
-}
-
-/* Carries out one well-formed request and appends its response to the output buffer. */
-static int answer_request(struct conn *c, const struct request *req)
-{
-    const struct arg *key = &req->args[0];
-    const uint8_t *value;
-    size_t value_len;
-
-    switch (req->type) {
-    case REQ_GET:
-        if (!store_get(store, key->data, key->len, &value, &value_len))
-            return append_response(&c->out, STATUS_NOT_FOUND, NULL, 0);
-        return append_response(&c->out, STATUS_OK, value, value_len);
-    case REQ_SET:
-        if (store_set(store, key->data, key->len, req->args[1].data, req->args[1].len) < 0)
-            return append_response(&c->out, STATUS_ERROR, out_of_memory, sizeof out_of_memory - 1);
-        return append_response(&c->out, STATUS_OK, NULL, 0);
-    case REQ_DEL:
-        if (!store_del(store, key->data, key->len))
-            return append_response(&c->out, STATUS_NOT_FOUND, NULL, 0);
-        return append_response(&c->out, STATUS_OK, NULL, 0);
+    if (argc > 0) /* else an empty line, or an empty array: skipped, as Redis skips them */
+        effect = command_execute(store, argc, argv, &resp_reply_ops, &c->out);
+    if (effect < 0 || effect == COMMAND_CLOSE_NOW) {
+        c->state = CONN_DONE; /* no memory for the reply, or an HTTP request */
+        return false;
     }
-    return answer_expiry_request(c, req);
+    buffer_consume(&c->in, frame_len);
+    c->close_when_written = effect == COMMAND_CLOSE_AFTER_REPLY;
+    return !c->close_when_written;
 }
 
 /*
@@ -660,6 +672,12 @@ static bool answer_next_request(struct conn *c)
     struct request req;
     size_t frame_len;
 
+    if (c->protocol == PROTOCOL_UNDECIDED && c->in.len > 0)
+        choose_protocol(c);
+    if (c->close_when_written || c->state == CONN_DONE)
+        return false;
+    if (c->protocol == PROTOCOL_RESP)
+        return answer_next_command(c);
     switch (parse_request(c->in.data, c->in.len, &req, &frame_len)) {
     case PARSE_INCOMPLETE:
         return false;
@@ -671,7 +689,7 @@ static bool answer_next_request(struct conn *c)
     case PARSE_REQUEST:
         break;
     }
-    if (answer_request(c, &req) < 0) {
+    if (kv1_answer(store, &req, &c->out) < 0) {
         c->state = CONN_DONE; /* no memory for the reply: we cannot keep our word */
         return false;
     }
@@ -698,6 +716,8 @@ static void process_input(struct conn *c)
      * starts now. So time spent held back by us does not count against the client. */
     if (answered || held_back)
         c->request_started = clock_now();
+    if (c->in.len == 0)
+        resp_parser_release(&c->resp); /* between commands: an idle client holds nothing */
     if (c->state != CONN_DONE && c->out.len > 0)
         write_output(c);
     if (c->state == CONN_DONE)
@@ -881,6 +901,7 @@ static void conn_close(struct conn *c)
     accept_paused = false;
     buffer_free(&c->in);
     buffer_free(&c->out);
+    resp_parser_release(&c->resp);
     free(c);
 }
 

@@ -9,6 +9,8 @@
  * moment its deadline passes (lazy expiry: each lookup checks), and store_expire_due()
  * frees the expired keys no request touches (active expiry), a bounded batch per call.
  * The store never reads a clock: its caller tells it the time (store_set_time).
+ *
+ * Step 09: store_clear() empties the store, for RESP's FLUSHALL.
  */
 #ifndef STORE_H
 #define STORE_H
@@ -74,5 +76,8 @@ uint64_t store_next_expiry(const struct store *store);
 
 /* Frees up to max expired keys, earliest deadline first. Returns how many it freed. */
 size_t store_expire_due(struct store *store, size_t max);
+
+/* Step 09: removes every key (FLUSHALL). */
+void store_clear(struct store *store);
 
 #endif
