@@ -340,6 +340,18 @@ expect_server_idle_ms() {
             "and was never closed, so poll() reports it readable again at once"
 }
 
+# speaks_resp: true if the server answers RESP's PING (step 09 on). Such a server reads a
+# first byte that is a letter as RESP, not as the start of a KV/1 request type
+# (docs/protocol.md, "Choosing a protocol").
+speaks_resp() {
+    local fd reply=
+    exec {fd}<>"/dev/tcp/127.0.0.1/$PORT" || return 1
+    printf 'PING\r\n' >&"$fd"
+    IFS= read -r -t 5 reply <&"$fd" || true
+    exec {fd}>&-
+    [ "$reply" = $'+PONG\r' ]
+}
+
 # ---------------------------------------------------------------------------------------
 # Tests of this implementation, not of the behaviour every server must have
 # ---------------------------------------------------------------------------------------

@@ -28,6 +28,8 @@
 #   07  07-expiry                 keys that expire: the store's heap of deadlines, lazy
 #                                 expiry on every request type, and the expiry task (its
 #                                 200,000-key tests skip themselves: they measure time)
+#   09  07-expiry 09-resp         KV/1 now reaches the store through the command table,
+#                                 and RESP's parser keeps argument arrays across reads
 #
 # Steps 04 to 07 do not repeat 02-protocol: its code did not change, and the whole run
 # stays near four minutes. (The fuzz targets, under ASan, cover the protocol and the store
@@ -45,6 +47,7 @@ VALGRIND_SUITES_04 := 04-pipelining
 VALGRIND_SUITES_05 := 05-hashtable
 VALGRIND_SUITES_06 := 06-timers
 VALGRIND_SUITES_07 := 07-expiry
+VALGRIND_SUITES_09 := 07-expiry $(if $(wildcard tests/09-resp.bats),09-resp)
 
 valgrind_suites = $(or $(VALGRIND_SUITES_$(1)),$(SUITES_$(1)))
 
