@@ -14,6 +14,9 @@
 #   steps without buffer.h (02):      fuzz/fuzz_step02.c, read_request() on a descriptor
 #   steps with buffer.h (03 on):      fuzz/fuzz_buffered.c, parse_request() on a buffer;
 #                                     from step 07 built with -DMODEL_EXPIRY: keys expire
+#   steps with resp.h (09 on), also:  fuzz/fuzz_resp.c, RESP's parser against
+#                                     fuzz/resp_model.c, and the command table's replies
+#                                     (make fuzz-resp STEP=09; fuzz-ci runs both targets)
 #
 # Everything goes under build/fuzz/: the targets (fuzz-stepNN), the corpus each one grows
 # (corpus-NN/, started from fuzz/make-corpus.sh's seeds), and the inputs that crashed one
@@ -61,7 +64,16 @@ fuzz_run = mkdir -p build/fuzz/artifacts-$(1) && \
     build/fuzz/fuzz-step$(1) $(FUZZ_RUN_FLAGS) -max_total_time=$(2) \
         -artifact_prefix=build/fuzz/artifacts-$(1)/ build/fuzz/corpus-$(1)
 
-.PHONY: fuzz fuzz-ci fuzz-coverage
+# Steps that speak RESP too (they have resp.h): a second target, fuzz-resp-stepNN.
+RESP_FUZZ_STEPS := $(foreach n,$(FUZZ_STEPS),$(if $(wildcard $(call step_dir,$(n))/resp.h),$(n)))
+RESP_FUZZ_RUN_FLAGS := $(filter-out -dict=%,$(FUZZ_RUN_FLAGS)) -dict=fuzz/resp.dict
+
+# fuzz_resp_run STEP SECONDS: one run of a step's RESP target, growing its own corpus.
+fuzz_resp_run = mkdir -p build/fuzz/artifacts-resp-$(1) && \
+    build/fuzz/fuzz-resp-step$(1) $(RESP_FUZZ_RUN_FLAGS) -max_total_time=$(2) \
+        -artifact_prefix=build/fuzz/artifacts-resp-$(1)/ build/fuzz/corpus-resp-$(1)
+
+.PHONY: fuzz fuzz-ci fuzz-coverage fuzz-resp
 
 build/fuzz:
 	mkdir -p $@
@@ -83,6 +95,18 @@ build/fuzz/corpus-$(1).seeded: fuzz/make-corpus.sh | build/fuzz
 endef
 $(foreach n,$(FUZZ_STEPS),$(eval $(call fuzz_rules,$(n))))
 
+define fuzz_resp_rules
+build/fuzz/fuzz-resp-step$(1): fuzz/fuzz_resp.c fuzz/resp_model.c fuzz/resp_model.h fuzz/model.c \
+                               fuzz/model.h $(wildcard $(call step_dir,$(1))/*.[ch]) | build/fuzz
+	$$(FUZZ_CC) $$(WARN) $$(FUZZ_CFLAGS) -I$(call step_dir,$(1)) -Ifuzz -o $$@ \
+	    fuzz/fuzz_resp.c fuzz/resp_model.c fuzz/model.c $(call fuzz_step_sources,$(1))
+
+build/fuzz/corpus-resp-$(1).seeded: fuzz/make-corpus.sh | build/fuzz
+	fuzz/make-corpus.sh resp build/fuzz/corpus-resp-$(1)
+	touch $$@
+endef
+$(foreach n,$(RESP_FUZZ_STEPS),$(eval $(call fuzz_resp_rules,$(n))))
+
 # The step that `make fuzz STEP=NN` asked for, if it has a fuzz target.
 FUZZ_STEP := $(filter $(STEP),$(FUZZ_STEPS))
 
@@ -92,13 +116,27 @@ fuzz: $(if $(FUZZ_STEP),build/fuzz/fuzz-step$(FUZZ_STEP) build/fuzz/corpus-$(FUZ
 	$(fuzz_usage)
 	$(call fuzz_run,$(FUZZ_STEP),$(FUZZ_SECONDS))
 
+# make fuzz-resp STEP=09: the RESP target of a step that speaks RESP.
+RESP_FUZZ_STEP := $(filter $(STEP),$(RESP_FUZZ_STEPS))
+
+fuzz-resp: $(if $(RESP_FUZZ_STEP),build/fuzz/fuzz-resp-step$(RESP_FUZZ_STEP) \
+                                  build/fuzz/corpus-resp-$(RESP_FUZZ_STEP).seeded)
+	$(if $(RESP_FUZZ_STEP),,$(error usage: make $@ STEP=NN, NN in: $(RESP_FUZZ_STEPS)))
+	$(call fuzz_resp_run,$(RESP_FUZZ_STEP),$(FUZZ_SECONDS))
+
 # One step after another (a fuzzer keeps a core busy); every step runs even after a crash,
 # and the run fails at the end if any did.
-fuzz-ci: $(foreach n,$(FUZZ_STEPS),build/fuzz/fuzz-step$(n) build/fuzz/corpus-$(n).seeded)
+fuzz-ci: $(foreach n,$(FUZZ_STEPS),build/fuzz/fuzz-step$(n) build/fuzz/corpus-$(n).seeded) \
+         $(foreach n,$(RESP_FUZZ_STEPS),build/fuzz/fuzz-resp-step$(n) \
+                                        build/fuzz/corpus-resp-$(n).seeded)
 	@failed=; \
 	for n in $(FUZZ_STEPS); do \
 	    echo "== fuzzing step $$n for $(FUZZ_CI_SECONDS) s =="; \
 	    $(call fuzz_run,$$n,$(FUZZ_CI_SECONDS)) || failed="$$failed $$n"; \
+	done; \
+	for n in $(RESP_FUZZ_STEPS); do \
+	    echo "== fuzzing step $$n's RESP parser for $(FUZZ_CI_SECONDS) s =="; \
+	    $(call fuzz_resp_run,$$n,$(FUZZ_CI_SECONDS)) || failed="$$failed $$n-resp"; \
 	done; \
 	if [ -n "$$failed" ]; then \
 	    echo "fuzz-ci: crash in step(s)$$failed: see build/fuzz/artifacts-NN/"; exit 1; \

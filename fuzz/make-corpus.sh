@@ -7,6 +7,7 @@
 #   fuzz/make-corpus.sh raw DIR     sessions as they are (fuzz_step02.c reads these)
 #   fuzz/make-corpus.sh split DIR   each prefixed with 2 bytes, big-endian: where to cut the
 #                                   session into two reads (fuzz_buffered.c reads these)
+#   fuzz/make-corpus.sh resp DIR    RESP sessions, in the split format (fuzz_resp.c, step 09)
 #
 # Each seed is a file DIR/seed-NAME. Files the fuzzer added to DIR are left alone.
 
@@ -21,7 +22,7 @@ usage() {
 [ $# -eq 2 ] || usage
 format=$1
 dir=$2
-[ "$format" = raw ] || [ "$format" = split ] || usage
+[ "$format" = raw ] || [ "$format" = split ] || [ "$format" = resp ] || usage
 mkdir -p "$dir"
 
 # ---------------------------------------------------------------------------------------
@@ -69,13 +70,34 @@ seed() {
     session=$(mktemp)
     cat >"$session"
     len=$(wc -c <"$session")
-    if [ "$format" = split ]; then
+    if [ "$format" != raw ]; then
         { u16 "${2:-$((len / 2))}"; cat "$session"; } >"$dir/seed-$name"
     else
         cp "$session" "$dir/seed-$name"
     fi
     rm -f "$session"
 }
+
+# RESP sessions (step 09): arrays and inline commands, options, integers, and each way a
+# stream is refused. printf formats: \r\n ends a line.
+if [ "$format" = resp ]; then
+    printf '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n' | seed array-set-get
+    printf 'SET k v\r\nGET k\r\nDEL k\r\nGET k\r\n' | seed inline-set-get
+    printf 'PING\nPING hi\r\nECHO "a b\\x41\\n"\r\nECHO '"'it\\\\'s'"'\r\n' | seed inline-quotes
+    printf 'SET n 9223372036854775806\r\nINCR n\r\nINCR n\r\nDECRBY n -9223372036854775808\r\nINCRBY n 007\r\n' | seed integers
+    printf 'SET k v EX 100 NX\r\nSET k w XX GET\r\nSET k v KEEPTTL PX 5\r\nTTL k\r\nPERSIST k\r\n' | seed set-options
+    printf 'MSET a 1 b 2\r\nMGET a b c\r\nEXPIRE a 10 GT\r\nEXPIRE a -1\r\nEXISTS a b\r\nDBSIZE\r\nFLUSHALL\r\n' | seed keys
+    printf 'FOO bar\r\nCONFIG GET save\r\nCOMMAND DOCS\r\nSELECT 1\r\nTYPE a\r\nQUIT\r\nPING\r\n' | seed server
+    printf '*0\r\n*-1\r\n\r\n*1\r\n$4\r\nPING\r\n' | seed empty-commands
+    printf '*1\r\n$33554433\r\n' | seed bulk-too-long
+    printf '*1048577\r\n' | seed array-too-long
+    printf '*1\r\n$4\r\nPINGxx' | seed bulk-without-crlf
+    printf '*1\r\nx4\r\nPING\r\n' | seed expected-dollar
+    printf 'ECHO "abc\r\n' | seed unbalanced-quotes
+    printf 'POST / HTTP/1.1\r\nHost: x\r\n\r\n' | seed http
+    printf '*2\r\n$3\r\nGET\r\n$1\r\nk\r\n' | seed cut-in-header 6
+    exit 0
+fi
 
 # Every type, and what each answers.
 get missing | seed get-missing

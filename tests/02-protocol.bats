@@ -205,8 +205,8 @@ expect_key_kept() {
 # bats test_tags=stage:3
 @test "an HTTP request gets ERROR (its 'GE' is type 0x4745), then the connection closes" {
     explained_in "$SEE_ANSWERING"
-    ! speaks_resp || skip "from step 09 a first byte 'G' selects RESP, where an HTTP request" \
-        "is a RESP command (docs/protocol.md)"
+    ! speaks_resp ||
+        skip "from step 09 a first byte 'G' selects RESP, where HTTP is refused (docs/protocol.md)"
     store_a_key
     run kv raw <<<$'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'
     expect_error_then_close
