@@ -1404,10 +1404,17 @@ static void close_all_connections(void)
  * Descriptors for --max-clients (step 08)
  * ------------------------------------------------------------------------------------ */
 
-/* The hard limit is too low: accept as many clients as it leaves room for, and say so. */
+/*
+ * The hard limit is too low: accept as many clients as it leaves room for, and say so.
+ * A small limit (ulimit -n 40) keeps a quarter of it spare rather than RESERVED_FDS, or it
+ * would leave no clients at all; a refused client that then finds no descriptor waits in
+ * the backlog while accept() is paused, as before this step.
+ */
 static void fit_clients_to(rlim_t limit)
 {
-    max_clients = limit > RESERVED_FDS + 1 ? (size_t)(limit - RESERVED_FDS) : 1;
+    rlim_t spare = limit / 4 < RESERVED_FDS ? limit / 4 : RESERVED_FDS;
+
+    max_clients = limit > spare + 1 ? (size_t)(limit - spare) : 1;
     fprintf(stderr, "server: descriptor limit %llu allows only %zu clients\n",
             (unsigned long long)limit, max_clients);
 }
