@@ -864,7 +864,8 @@ static void process_read(struct conn *c, size_t len)
 
 /*
  * Called when epoll says the socket is readable: takes what has arrived, once, and
- * keeps only those bytes, so the input buffer grows with what the client sent.
+ * keeps only those bytes, so the input buffer grows with what the client sent. With no
+ * unfinished request before it, the read is answered where it landed (process_read).
  */
 static void on_readable(struct conn *c)
 {
