@@ -20,6 +20,10 @@
  *     key. This makes kvbench a stress test as well as a benchmark: exit status 0 means
  *     that every one of the replies was right.
  *
+ * With --idle N it first opens N more connections, checks that the server answers a
+ * request on each, and keeps them open and silent through the run: what many idle
+ * clients cost a server's busy ones.
+ *
  * With --protocol resp it speaks RESP2 instead, so the same load can be aimed at
  * redis-server for comparison. The encoders and decoders of both protocols come from
  * kv1.h and resp.h, shared with kv and nullserver; the buffers from buf.h.
@@ -65,6 +69,9 @@
 #define MAX_ERROR_LINES 10     /* errors described one by one on stderr; the rest counted */
 #define PRELOAD_MAX_DEPTH 256  /* preload batches: up to this many requests ... */
 #define PRELOAD_BATCH_BYTES (1u << 20) /* ... and about this many bytes */
+#define IDLE_WINDOW 256        /* idle connections being opened at one time, at most */
+#define IDLE_KEY "kvbench:idle" /* the key their one GET asks for: no run ever sets it */
+#define IDLE_REPLY_MAX 64      /* the most of that GET's reply an idle connection keeps */
 
 #define NS_PER_SEC UINT64_C(1000000000)
 #define NS_PER_MS UINT64_C(1000000)
@@ -133,6 +140,7 @@ struct options {
     const char *host;
     uint16_t port;
     size_t connections;
+    size_t idle;            /* --idle: connections opened first and left silent */
     size_t pipeline;
     uint64_t requests;      /* -n; 0 when the run is timed by -d instead */
     double duration;        /* -d, seconds */
@@ -160,6 +168,9 @@ static const char usage_text[] =
     "  -h, --host HOST          server address (127.0.0.1)\n"
     "  -p, --port PORT          server port (7379, or $KV_PORT when set)\n"
     "  -c, --connections N      connections, all open before the first request (1)\n"
+    "      --idle N             before the run, open N more connections, send one GET on\n"
+    "                           each and check its reply, then leave them open and silent\n"
+    "                           until the end (0)\n"
     "  -P, --pipeline DEPTH     requests per write; all DEPTH replies come before the next (1)\n"
     "  -n, --requests N         stop after N requests over all connections\n"
     "  -d, --duration SECS      stop after SECS seconds (5 when -n is not given)\n"
@@ -192,7 +203,7 @@ static const char usage_text[] =
 enum option_id {
     OPT_HOST, OPT_PORT, OPT_CONNECTIONS, OPT_PIPELINE, OPT_REQUESTS, OPT_DURATION,
     OPT_WARMUP, OPT_KEYS, OPT_VALUE_SIZE, OPT_RATIO, OPT_PRELOAD, OPT_PROTOCOL,
-    OPT_FORMAT, OPT_SEED, OPT_TIMEOUT, OPT_QUIET, OPT_HELP, OPT_EXPIRE
+    OPT_FORMAT, OPT_SEED, OPT_TIMEOUT, OPT_QUIET, OPT_HELP, OPT_EXPIRE, OPT_IDLE
 };
 
 struct option_spec {
@@ -212,6 +223,7 @@ static const struct option_spec option_specs[] = {
     {OPT_FORMAT, 0, "format", 1},         {OPT_SEED, 0, "seed", 1},
     {OPT_TIMEOUT, 't', "timeout", 1},     {OPT_QUIET, 'q', "quiet", 0},
     {OPT_HELP, 0, "help", 0},             {OPT_EXPIRE, 0, "expire", 1},
+    {OPT_IDLE, 0, "idle", 1},
 };
 
 #define OPTION_COUNT (sizeof option_specs / sizeof option_specs[0])
@@ -338,6 +350,7 @@ static int apply_option(struct options *o, enum option_id id, const char *value,
     case OPT_QUIET: o->quiet = 1; return 0;
     case OPT_HELP: return 0;
     case OPT_EXPIRE: return parse_u64(value, 1, UINT64_C(1) << 40, &o->expire_ms);
+    case OPT_IDLE: return parse_size(value, 0, MAX_CONNECTIONS, &o->idle);
     }
     return -1;
 }
@@ -864,11 +877,14 @@ struct error_counts {
     uint64_t wrong;          /* wrong value, or a reply of the wrong kind */
     uint64_t malformed;      /* replies that could not be decoded, or no request wanted */
     uint64_t unanswered;     /* requests lost when a connection closed, failed or stalled */
+    uint64_t idle_failed;    /* --idle connections that never opened or were not answered */
+    uint64_t idle_lost;      /* --idle connections the server closed during the run */
 };
 
 static uint64_t total_errors(const struct error_counts *e)
 {
-    return e->connect_failed + e->error_status + e->wrong + e->malformed + e->unanswered;
+    return e->connect_failed + e->error_status + e->wrong + e->malformed + e->unanswered +
+           e->idle_failed + e->idle_lost;
 }
 
 struct progress {
@@ -879,9 +895,25 @@ struct progress {
     int width;                /* of the line on screen, to blank it */
 };
 
+/* An idle connection (--idle) goes through these states once, in order, or fails. */
+enum idle_state { IDLE_CONNECTING, IDLE_SENDING, IDLE_WAITING, IDLE_OPEN, IDLE_FAILED };
+
+struct idle_connection {
+    int fd;
+    enum idle_state state;
+    size_t sent;                  /* bytes of the request written */
+    size_t got;                   /* bytes of the reply read into reply[] */
+    uint8_t reply[IDLE_REPLY_MAX];
+    uint64_t last_progress_ns;
+};
+
 struct bench {
     struct options opt;
     struct connection *conns;
+    struct idle_connection *idle;  /* --idle: opt.idle of them */
+    size_t idle_open;              /* how many were answered and left open */
+    struct buf idle_request;       /* the one GET each of them sends */
+    char timeout_text[32];         /* -t as given, for messages */
     struct addrinfo *server_list; /* from getaddrinfo(), freed at the end */
     const struct addrinfo *server; /* the address in it that every connection uses */
     size_t preload_depth;
@@ -972,11 +1004,13 @@ static void progress_clear(struct bench *b)
  * Errors
  * ------------------------------------------------------------------------------------ */
 
-/* Describes an error on stderr, up to MAX_ERROR_LINES of them; the count is kept elsewhere. */
-static void report_error(struct bench *b, const struct connection *c, const char *format, ...)
+/*
+ * Describes an error of connection `id` (`what`: "connection" or "idle connection") on
+ * stderr, up to MAX_ERROR_LINES of them; the count is kept elsewhere.
+ */
+static void report_verror(struct bench *b, const char *what, size_t id, const char *format,
+                          va_list ap)
 {
-    va_list ap;
-
     if (b->errors_shown++ > MAX_ERROR_LINES)
         return;
     progress_clear(b);
@@ -985,11 +1019,27 @@ static void report_error(struct bench *b, const struct connection *c, const char
                 MAX_ERROR_LINES);
         return;
     }
-    fprintf(stderr, "kvbench: connection %zu: ", c->id);
-    va_start(ap, format);
+    fprintf(stderr, "kvbench: %s %zu: ", what, id);
     vfprintf(stderr, format, ap);
-    va_end(ap);
     fputc('\n', stderr);
+}
+
+static void report_error(struct bench *b, const struct connection *c, const char *format, ...)
+{
+    va_list ap;
+
+    va_start(ap, format);
+    report_verror(b, "connection", c->id, format, ap);
+    va_end(ap);
+}
+
+static void report_idle_error(struct bench *b, size_t id, const char *format, ...)
+{
+    va_list ap;
+
+    va_start(ap, format);
+    report_verror(b, "idle connection", id, format, ap);
+    va_end(ap);
 }
 
 static void end_batch(struct bench *b, struct connection *c)
@@ -1583,6 +1633,229 @@ static void run(struct bench *b)
 }
 
 /* ------------------------------------------------------------------------------------
+ * Idle connections (--idle N)
+ *
+ * Before the run, N more connections are opened. Each sends one GET of IDLE_KEY, a key
+ * no run ever sets, and must get a well-formed NOT_FOUND (or a value, if someone set
+ * it): that proves the server took the connection on, not merely that the kernel
+ * completed a handshake into a listen backlog nobody reads. Then they stay open and say
+ * nothing until the run is over, when each is checked to be still open.
+ *
+ * They are opened IDLE_WINDOW at a time. Thousands of connect() calls at once would
+ * overflow the server's listen backlog, and a handshake the kernel drops there is
+ * retried only a second later: opening would take seconds, and measure the backlog.
+ * ------------------------------------------------------------------------------------ */
+
+/* The one request every idle connection sends, encoded once. */
+static void encode_idle_request(struct bench *b)
+{
+    static const char resp_get[] = "*2\r\n$3\r\nGET\r\n";
+    struct buf *out = &b->idle_request;
+    size_t key_len = sizeof IDLE_KEY - 1;
+
+    if (b->opt.protocol == PROTO_KV) {
+        if (kv1_append_type(out, KV1_GET) < 0)
+            die("out of memory");
+        memcpy(room_or_die(kv1_append_arg(out, key_len)), IDLE_KEY, key_len);
+        return;
+    }
+    memcpy(room_or_die(buf_extend(out, sizeof resp_get - 1)), resp_get, sizeof resp_get - 1);
+    memcpy(room_or_die(resp_append_bulk(out, key_len)), IDLE_KEY, key_len);
+}
+
+static void idle_failed(struct bench *b, struct idle_connection *ic, const char *format,
+                        const char *detail)
+{
+    b->errors.idle_failed++;
+    report_idle_error(b, (size_t)(ic - b->idle), format, detail);
+    if (ic->fd >= 0)
+        close_quietly(ic->fd);
+    ic->fd = -1;
+    ic->state = IDLE_FAILED;
+}
+
+static void idle_start(struct bench *b, struct idle_connection *ic, uint64_t now)
+{
+    const struct addrinfo *addr = b->server;
+
+    ic->state = IDLE_CONNECTING;
+    ic->last_progress_ns = now;
+    ic->fd = socket(addr->ai_family, addr->ai_socktype, addr->ai_protocol);
+    if (ic->fd < 0 || set_nonblocking(ic->fd) < 0) {
+        idle_failed(b, ic, "cannot open a socket: %s", strerror(errno));
+        return;
+    }
+    if (connect(ic->fd, addr->ai_addr, addr->ai_addrlen) == 0)
+        ic->state = IDLE_SENDING;
+    else if (errno != EINPROGRESS && errno != EINTR)
+        idle_failed(b, ic, "cannot connect: %s", strerror(errno));
+}
+
+/* The handshake is over (or failed); SO_ERROR says which. */
+static void idle_connected(struct bench *b, struct idle_connection *ic)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+
+    if (getsockopt(ic->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    if (err != 0)
+        idle_failed(b, ic, "cannot connect: %s", strerror(err));
+    else
+        ic->state = IDLE_SENDING;
+}
+
+static void idle_send(struct bench *b, struct idle_connection *ic, uint64_t now)
+{
+    const struct buf *req = &b->idle_request;
+    ssize_t n = write(ic->fd, req->data + ic->sent, req->len - ic->sent);
+
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+        return;
+    if (n < 0) {
+        idle_failed(b, ic, "write failed: %s", strerror(errno));
+        return;
+    }
+    ic->sent += (size_t)n;
+    ic->last_progress_ns = now;
+    if (ic->sent == req->len)
+        ic->state = IDLE_WAITING;
+}
+
+/* The reply so far: one complete NOT_FOUND or value makes the connection idle and open. */
+static void idle_judge(struct bench *b, struct idle_connection *ic)
+{
+    struct reply r;
+    size_t used = 0;
+    char text[64];
+    enum frame_result result = b->opt.protocol == PROTO_KV
+                                   ? decode_kv(ic->reply, ic->got, &r, &used)
+                                   : decode_resp(ic->reply, ic->got, &r, &used);
+
+    if (result == FRAME_INCOMPLETE && ic->got < sizeof ic->reply)
+        return;
+    if (result != FRAME_COMPLETE || used != ic->got) {
+        describe_bytes(ic->reply, ic->got, text, sizeof text);
+        idle_failed(b, ic, "malformed reply to its GET: \"%s\"", text);
+    } else if (r.kind == REPLY_NOT_FOUND || r.kind == REPLY_VALUE) {
+        ic->state = IDLE_OPEN;
+        b->idle_open++;
+    } else {
+        describe_reply(&r, text, sizeof text);
+        idle_failed(b, ic, "its GET got %s", text);
+    }
+}
+
+static void idle_receive(struct bench *b, struct idle_connection *ic, uint64_t now)
+{
+    ssize_t n = read(ic->fd, ic->reply + ic->got, sizeof ic->reply - ic->got);
+
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+        return;
+    if (n < 0) {
+        idle_failed(b, ic, "read failed: %s", strerror(errno));
+        return;
+    }
+    if (n == 0) {
+        idle_failed(b, ic, "%s", "server closed the connection before answering its GET");
+        return;
+    }
+    ic->got += (size_t)n;
+    ic->last_progress_ns = now;
+    idle_judge(b, ic);
+}
+
+/* What poll() said about an idle connection being opened; a reply is read before a write. */
+static void idle_step(struct bench *b, struct idle_connection *ic, short revents, uint64_t now)
+{
+    if (ic->state == IDLE_CONNECTING) {
+        idle_connected(b, ic);
+        if (ic->state != IDLE_SENDING)
+            return;
+    }
+    if (ic->state == IDLE_WAITING && (revents & (POLLIN | POLLHUP | POLLERR)))
+        idle_receive(b, ic, now);
+    else if (ic->state == IDLE_SENDING)
+        idle_send(b, ic, now);
+}
+
+static short idle_events(const struct idle_connection *ic)
+{
+    switch (ic->state) {
+    case IDLE_CONNECTING: return POLLOUT;
+    case IDLE_SENDING: return POLLOUT;
+    case IDLE_WAITING: return POLLIN;
+    default: return 0;
+    }
+}
+
+/*
+ * Opens every idle connection, IDLE_WINDOW at a time: `busy` lists those under way.
+ * One without progress for -t seconds fails.
+ */
+static void open_idle(struct bench *b)
+{
+    struct pollfd fds[IDLE_WINDOW];
+    size_t busy[IDLE_WINDOW], n_busy = 0, next = 0;
+
+    encode_idle_request(b);
+    while (next < b->opt.idle || n_busy > 0) {
+        uint64_t now = now_ns();
+        size_t kept = 0;
+        for (size_t i = 0; i < n_busy; i++) { /* drop the finished, time out the stalled */
+            struct idle_connection *ic = &b->idle[busy[i]];
+            if (idle_events(ic) != 0 && ic->last_progress_ns + b->timeout_ns <= now)
+                idle_failed(b, ic, "no progress for %s s (-t)", b->timeout_text);
+            if (idle_events(ic) != 0)
+                busy[kept++] = busy[i];
+        }
+        n_busy = kept;
+        while (n_busy < IDLE_WINDOW && next < b->opt.idle) {
+            idle_start(b, &b->idle[next], now);
+            if (idle_events(&b->idle[next]) != 0)
+                busy[n_busy++] = next;
+            next++;
+        }
+        for (size_t i = 0; i < n_busy; i++)
+            fds[i] = (struct pollfd){b->idle[busy[i]].fd, idle_events(&b->idle[busy[i]]), 0};
+        if (n_busy > 0 && poll(fds, (nfds_t)n_busy, 100) < 0 && errno != EINTR)
+            die("poll");
+        now = now_ns();
+        for (size_t i = 0; i < n_busy; i++)
+            if (fds[i].revents != 0)
+                idle_step(b, &b->idle[busy[i]], fds[i].revents, now);
+    }
+}
+
+/*
+ * After the run: every idle connection must still be open and silent. poll() with no
+ * timeout reports one the server has closed (end of file or a reset) as readable, and
+ * one it wrote to as well: either is an error.
+ */
+static void check_idle(struct bench *b)
+{
+    struct pollfd *fds = xcalloc(b->idle_open, sizeof *fds);
+    size_t *which = xcalloc(b->idle_open, sizeof *which), n = 0;
+
+    for (size_t i = 0; i < b->opt.idle; i++) {
+        if (b->idle[i].state != IDLE_OPEN)
+            continue;
+        fds[n] = (struct pollfd){b->idle[i].fd, POLLIN, 0};
+        which[n++] = i;
+    }
+    if (n > 0 && poll(fds, (nfds_t)n, 0) < 0)
+        die("poll");
+    for (size_t i = 0; i < n; i++) {
+        if (fds[i].revents == 0)
+            continue;
+        b->errors.idle_lost++;
+        report_idle_error(b, which[i], "%s", "closed by the server (or written to) during the run");
+    }
+    free(fds);
+    free(which);
+}
+
+/* ------------------------------------------------------------------------------------
  * Results
  * ------------------------------------------------------------------------------------ */
 
@@ -1620,7 +1893,7 @@ struct field {
     int quoted; /* a string in JSON */
 };
 
-#define FIELD_COUNT 16
+#define FIELD_COUNT 17 /* new columns go at the end: scripts read them by position */
 
 static void set_field(struct field *f, const char *name, const char *format, ...)
 {
@@ -1654,6 +1927,7 @@ static void fill_fields(const struct bench *b, const struct results *r, struct f
     set_field(&f[13], "p99_us", "%.3f", r->p99_us);
     set_field(&f[14], "p999_us", "%.3f", r->p999_us);
     set_field(&f[15], "max_us", "%.3f", r->max_us);
+    set_field(&f[16], "idle", "%zu", b->idle_open);
 }
 
 static void print_csv(const struct field *f)
@@ -1681,6 +1955,8 @@ static void print_table(const struct bench *b, const struct results *r)
     printf("server        %s port %u\n", o->host, (unsigned)o->port);
     printf("protocol      %s\n", protocol_names[o->protocol]);
     printf("connections   %zu\n", o->connections);
+    if (o->idle > 0)
+        printf("idle          %zu of %zu open, silent, through the run\n", b->idle_open, o->idle);
     printf("pipeline      %zu\n", o->pipeline);
     printf("value size    %zu bytes\n", o->value_size);
     printf("keys          %" PRIu64 "\n", o->keys);
@@ -1705,6 +1981,8 @@ static void print_errors(const struct error_counts *e)
         {"connections failed", e->connect_failed}, {"ERROR replies", e->error_status},
         {"wrong replies", e->wrong},               {"malformed replies", e->malformed},
         {"requests unanswered", e->unanswered},
+        {"idle connections failed", e->idle_failed},
+        {"idle connections closed during the run", e->idle_lost},
     };
     const char *separator = " (";
 
@@ -1763,12 +2041,13 @@ static int ignore_sigpipe(void)
 
 /*
  * Every connection is a file descriptor, and the common soft limit of 1024 is below
- * what a big -c needs. Any process may raise its soft limit up to the hard one.
+ * what a big -c or --idle needs. Any process may raise its soft limit up to the hard
+ * one; only root may raise the hard one.
  */
-static int raise_fd_limit(size_t connections)
+static int raise_fd_limit(size_t connections, size_t idle)
 {
     struct rlimit rl;
-    rlim_t need = (rlim_t)connections + 16; /* stdio, the resolver, some slack */
+    rlim_t need = (rlim_t)connections + idle + 16; /* stdio, the resolver, some slack */
 
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
         fprintf(stderr, "kvbench: getrlimit: %s\n", strerror(errno));
@@ -1777,8 +2056,9 @@ static int raise_fd_limit(size_t connections)
     if (rl.rlim_cur >= need)
         return 0;
     if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
-        fprintf(stderr, "kvbench: %zu connections need %ju file descriptors; the limit is %ju\n",
-                connections, (uintmax_t)need, (uintmax_t)rl.rlim_max);
+        fprintf(stderr, "kvbench: %zu connections and %zu idle ones need %ju file descriptors,"
+                " but the hard limit is %ju (ulimit -Hn): ask for fewer, or raise it as root\n",
+                connections, idle, (uintmax_t)need, (uintmax_t)rl.rlim_max);
         return -1;
     }
     rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? need : rl.rlim_max;
@@ -1823,6 +2103,10 @@ static void setup(struct bench *b)
         c->rng = splitmix64(&state);
         c->batch = xcalloc(2 * depth, sizeof *c->batch); /* room for --expire's PEXPIREs */
     }
+    b->idle = xcalloc(o->idle, sizeof *b->idle);
+    for (size_t i = 0; i < o->idle; i++)
+        b->idle[i].fd = -1;
+    snprintf(b->timeout_text, sizeof b->timeout_text, "%g", o->timeout);
     b->expected = xcalloc(o->value_size, 1);
     b->unclaimed = o->requests;
     b->timeout_ns = seconds_to_ns(o->timeout);
@@ -1841,7 +2125,12 @@ static void teardown(struct bench *b)
         buf_free(&c->out);
         free(c->batch);
     }
+    for (size_t i = 0; i < b->opt.idle; i++)
+        if (b->idle[i].fd >= 0)
+            close_quietly(b->idle[i].fd);
     free(b->conns);
+    free(b->idle);
+    buf_free(&b->idle_request);
     free(b->expected);
     freeaddrinfo(b->server_list);
 }
@@ -1865,11 +2154,13 @@ int main(int argc, char **argv)
     case CLI_RUN:
         break;
     }
-    if (ignore_sigpipe() < 0 || raise_fd_limit(b->opt.connections) < 0 ||
+    if (ignore_sigpipe() < 0 || raise_fd_limit(b->opt.connections, b->opt.idle) < 0 ||
         resolve_server(b) < 0)
         return 1;
     setup(b);
+    open_idle(b);
     run(b);
+    check_idle(b);
     print_results(b);
     status = total_errors(&b->errors) > 0 ? 1 : 0;
     teardown(b);
