@@ -22,7 +22,7 @@
  *
  * With --idle N it first opens N more connections, checks that the server answers a
  * request on each, and keeps them open and silent through the run: what many idle
- * clients cost a server's busy ones.
+ * clients cost a server's busy ones, and what each costs it in memory.
  *
  * With --protocol resp it speaks RESP2 instead, so the same load can be aimed at
  * redis-server for comparison. The encoders and decoders of both protocols come from
@@ -71,7 +71,6 @@
 #define PRELOAD_BATCH_BYTES (1u << 20) /* ... and about this many bytes */
 #define IDLE_WINDOW 256        /* idle connections being opened at one time, at most */
 #define IDLE_KEY "kvbench:idle" /* the key their one GET asks for: no run ever sets it */
-#define IDLE_REPLY_MAX 64      /* the most of that GET's reply an idle connection keeps */
 
 #define NS_PER_SEC UINT64_C(1000000000)
 #define NS_PER_MS UINT64_C(1000000)
@@ -141,6 +140,7 @@ struct options {
     uint16_t port;
     size_t connections;
     size_t idle;            /* --idle: connections opened first and left silent */
+    size_t idle_value;      /* --idle-value: the size of the value each SETs first, or 0 */
     size_t pipeline;
     uint64_t requests;      /* -n; 0 when the run is timed by -d instead */
     double duration;        /* -d, seconds */
@@ -171,6 +171,8 @@ static const char usage_text[] =
     "      --idle N             before the run, open N more connections, send one GET on\n"
     "                           each and check its reply, then leave them open and silent\n"
     "                           until the end (0)\n"
+    "      --idle-value BYTES   each idle connection first SETs a value of BYTES bytes and\n"
+    "                           GETs it back; they are then opened one at a time (0: no SET)\n"
     "  -P, --pipeline DEPTH     requests per write; all DEPTH replies come before the next (1)\n"
     "  -n, --requests N         stop after N requests over all connections\n"
     "  -d, --duration SECS      stop after SECS seconds (5 when -n is not given)\n"
@@ -203,7 +205,8 @@ static const char usage_text[] =
 enum option_id {
     OPT_HOST, OPT_PORT, OPT_CONNECTIONS, OPT_PIPELINE, OPT_REQUESTS, OPT_DURATION,
     OPT_WARMUP, OPT_KEYS, OPT_VALUE_SIZE, OPT_RATIO, OPT_PRELOAD, OPT_PROTOCOL,
-    OPT_FORMAT, OPT_SEED, OPT_TIMEOUT, OPT_QUIET, OPT_HELP, OPT_EXPIRE, OPT_IDLE
+    OPT_FORMAT, OPT_SEED, OPT_TIMEOUT, OPT_QUIET, OPT_HELP, OPT_EXPIRE, OPT_IDLE,
+    OPT_IDLE_VALUE
 };
 
 struct option_spec {
@@ -223,7 +226,7 @@ static const struct option_spec option_specs[] = {
     {OPT_FORMAT, 0, "format", 1},         {OPT_SEED, 0, "seed", 1},
     {OPT_TIMEOUT, 't', "timeout", 1},     {OPT_QUIET, 'q', "quiet", 0},
     {OPT_HELP, 0, "help", 0},             {OPT_EXPIRE, 0, "expire", 1},
-    {OPT_IDLE, 0, "idle", 1},
+    {OPT_IDLE, 0, "idle", 1},             {OPT_IDLE_VALUE, 0, "idle-value", 1},
 };
 
 #define OPTION_COUNT (sizeof option_specs / sizeof option_specs[0])
@@ -351,6 +354,7 @@ static int apply_option(struct options *o, enum option_id id, const char *value,
     case OPT_HELP: return 0;
     case OPT_EXPIRE: return parse_u64(value, 1, UINT64_C(1) << 40, &o->expire_ms);
     case OPT_IDLE: return parse_size(value, 0, MAX_CONNECTIONS, &o->idle);
+    case OPT_IDLE_VALUE: return parse_size(value, 0, KV1_MAX_ARG_LEN, &o->idle_value);
     }
     return -1;
 }
@@ -901,9 +905,9 @@ enum idle_state { IDLE_CONNECTING, IDLE_SENDING, IDLE_WAITING, IDLE_OPEN, IDLE_F
 struct idle_connection {
     int fd;
     enum idle_state state;
-    size_t sent;                  /* bytes of the request written */
-    size_t got;                   /* bytes of the reply read into reply[] */
-    uint8_t reply[IDLE_REPLY_MAX];
+    size_t sent;                  /* bytes of the requests written */
+    size_t answered;              /* replies checked */
+    struct buf in;                /* replies received and not yet checked; freed once open */
     uint64_t last_progress_ns;
 };
 
@@ -912,7 +916,9 @@ struct bench {
     struct connection *conns;
     struct idle_connection *idle;  /* --idle: opt.idle of them */
     size_t idle_open;              /* how many were answered and left open */
-    struct buf idle_request;       /* the one GET each of them sends */
+    struct buf idle_request;       /* the requests each of them sends: [SET,] GET */
+    uint8_t *idle_value;           /* --idle-value: the value they SET */
+    size_t idle_window;            /* how many are opened at one time */
     char timeout_text[32];         /* -t as given, for messages */
     struct addrinfo *server_list; /* from getaddrinfo(), freed at the end */
     const struct addrinfo *server; /* the address in it that every connection uses */
@@ -1638,31 +1644,56 @@ static void run(struct bench *b)
  * Before the run, N more connections are opened. Each sends one GET of IDLE_KEY, a key
  * no run ever sets, and must get a well-formed NOT_FOUND (or a value, if someone set
  * it): that proves the server took the connection on, not merely that the kernel
- * completed a handshake into a listen backlog nobody reads. Then they stay open and say
- * nothing until the run is over, when each is checked to be still open.
+ * completed a handshake into a listen backlog nobody reads. With --idle-value BYTES, a
+ * SET of IDLE_KEY to a value of BYTES bytes comes first, and the GET must bring that
+ * value back: the connection has then moved it in each direction, and a server that
+ * keeps the buffers it grew for it keeps them while the connection sits idle. Then they
+ * all stay open and say nothing until the run is over, when each is checked to be still
+ * open.
  *
  * They are opened IDLE_WINDOW at a time. Thousands of connect() calls at once would
  * overflow the server's listen backlog, and a handshake the kernel drops there is
  * retried only a second later: opening would take seconds, and measure the backlog.
+ * With --idle-value, one at a time: the server then handles one value at a time, and
+ * what it holds afterwards is what it keeps per connection, not the traces of a crowd.
+ * Opening stops at the first connection that fails: the server is refusing them (or is
+ * stuck), and each further one would only wait out -t.
  * ------------------------------------------------------------------------------------ */
 
-/* The one request every idle connection sends, encoded once. */
-static void encode_idle_request(struct bench *b)
+/* KV/1 (kv1.h): [SET IDLE_KEY value,] GET IDLE_KEY. */
+static void encode_idle_kv(struct buf *out, const uint8_t *value, size_t value_size)
 {
-    static const char resp_get[] = "*2\r\n$3\r\nGET\r\n";
-    struct buf *out = &b->idle_request;
     size_t key_len = sizeof IDLE_KEY - 1;
 
-    if (b->opt.protocol == PROTO_KV) {
-        if (kv1_append_type(out, KV1_GET) < 0)
+    if (value_size > 0) {
+        if (kv1_append_type(out, KV1_SET) < 0)
             die("out of memory");
         memcpy(room_or_die(kv1_append_arg(out, key_len)), IDLE_KEY, key_len);
-        return;
+        memcpy(room_or_die(kv1_append_arg(out, value_size)), value, value_size);
     }
-    memcpy(room_or_die(buf_extend(out, sizeof resp_get - 1)), resp_get, sizeof resp_get - 1);
+    if (kv1_append_type(out, KV1_GET) < 0)
+        die("out of memory");
+    memcpy(room_or_die(kv1_append_arg(out, key_len)), IDLE_KEY, key_len);
+}
+
+/* RESP2 (resp.h): the same two commands as arrays of bulk strings. */
+static void encode_idle_resp(struct buf *out, const uint8_t *value, size_t value_size)
+{
+    static const char get_head[] = "*2\r\n$3\r\nGET\r\n";
+    static const char set_head[] = "*3\r\n$3\r\nSET\r\n";
+    size_t key_len = sizeof IDLE_KEY - 1;
+
+    if (value_size > 0) {
+        memcpy(room_or_die(buf_extend(out, sizeof set_head - 1)), set_head,
+               sizeof set_head - 1);
+        memcpy(room_or_die(resp_append_bulk(out, key_len)), IDLE_KEY, key_len);
+        memcpy(room_or_die(resp_append_bulk(out, value_size)), value, value_size);
+    }
+    memcpy(room_or_die(buf_extend(out, sizeof get_head - 1)), get_head, sizeof get_head - 1);
     memcpy(room_or_die(resp_append_bulk(out, key_len)), IDLE_KEY, key_len);
 }
 
+/* Says why, closes, and stops further idle connections from being opened. */
 static void idle_failed(struct bench *b, struct idle_connection *ic, const char *format,
                         const char *detail)
 {
@@ -1672,6 +1703,7 @@ static void idle_failed(struct bench *b, struct idle_connection *ic, const char 
         close_quietly(ic->fd);
     ic->fd = -1;
     ic->state = IDLE_FAILED;
+    buf_free(&ic->in);
 }
 
 static void idle_start(struct bench *b, struct idle_connection *ic, uint64_t now)
@@ -1722,34 +1754,67 @@ static void idle_send(struct bench *b, struct idle_connection *ic, uint64_t now)
         ic->state = IDLE_WAITING;
 }
 
-/* The reply so far: one complete NOT_FOUND or value makes the connection idle and open. */
+/* Checks one reply: to the SET (with --idle-value), then to the GET. 0 if right. */
+static int idle_reply_right(const struct bench *b, const struct idle_connection *ic,
+                            const struct reply *r)
+{
+    size_t value_size = b->opt.idle_value;
+    char why[8];
+
+    if (value_size > 0 && ic->answered == 0)
+        return check_set(r, b->opt.protocol) == VERDICT_RIGHT ? 0 : -1;
+    if (value_size == 0)
+        return r->kind == REPLY_NOT_FOUND || r->kind == REPLY_VALUE ? 0 : -1;
+    return check_get(r, b->idle_value, value_size, why, sizeof why) == VERDICT_RIGHT ? 0 : -1;
+}
+
+/* Checks the replies received so far; once all are right, the connection is open and idle. */
 static void idle_judge(struct bench *b, struct idle_connection *ic)
 {
-    struct reply r;
-    size_t used = 0;
+    size_t owed = b->opt.idle_value > 0 ? 2 : 1, offset = 0;
     char text[64];
-    enum frame_result result = b->opt.protocol == PROTO_KV
-                                   ? decode_kv(ic->reply, ic->got, &r, &used)
-                                   : decode_resp(ic->reply, ic->got, &r, &used);
 
-    if (result == FRAME_INCOMPLETE && ic->got < sizeof ic->reply)
-        return;
-    if (result != FRAME_COMPLETE || used != ic->got) {
-        describe_bytes(ic->reply, ic->got, text, sizeof text);
-        idle_failed(b, ic, "malformed reply to its GET: \"%s\"", text);
-    } else if (r.kind == REPLY_NOT_FOUND || r.kind == REPLY_VALUE) {
-        ic->state = IDLE_OPEN;
-        b->idle_open++;
-    } else {
-        describe_reply(&r, text, sizeof text);
-        idle_failed(b, ic, "its GET got %s", text);
+    while (ic->answered < owed) {
+        struct reply r;
+        size_t used = 0;
+        const uint8_t *at = ic->in.data + offset;
+        size_t left = ic->in.len - offset;
+        enum frame_result result = b->opt.protocol == PROTO_KV ? decode_kv(at, left, &r, &used)
+                                                               : decode_resp(at, left, &r, &used);
+        if (result == FRAME_INCOMPLETE)
+            break;
+        if (result == FRAME_MALFORMED) {
+            describe_bytes(at, left < 16 ? left : 16, text, sizeof text);
+            idle_failed(b, ic, "malformed reply starting \"%s\"", text);
+            return;
+        }
+        if (idle_reply_right(b, ic, &r) < 0) {
+            describe_reply(&r, text, sizeof text);
+            idle_failed(b, ic, "wrong reply: %s", text);
+            return;
+        }
+        ic->answered++;
+        offset += used;
     }
+    buf_drop_front(&ic->in, offset);
+    if (ic->answered < owed)
+        return;
+    if (ic->in.len > 0) {
+        idle_failed(b, ic, "%s", "server sent more replies than there were requests");
+        return;
+    }
+    buf_free(&ic->in);
+    ic->state = IDLE_OPEN;
+    b->idle_open++;
 }
 
 static void idle_receive(struct bench *b, struct idle_connection *ic, uint64_t now)
 {
-    ssize_t n = read(ic->fd, ic->reply + ic->got, sizeof ic->reply - ic->got);
+    ssize_t n;
 
+    if (buf_reserve(&ic->in, READ_CHUNK) < 0)
+        die("out of memory");
+    n = read(ic->fd, ic->in.data + ic->in.len, ic->in.cap - ic->in.len);
     if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
         return;
     if (n < 0) {
@@ -1757,15 +1822,18 @@ static void idle_receive(struct bench *b, struct idle_connection *ic, uint64_t n
         return;
     }
     if (n == 0) {
-        idle_failed(b, ic, "%s", "server closed the connection before answering its GET");
+        idle_failed(b, ic, "%s", "server closed the connection before answering");
         return;
     }
-    ic->got += (size_t)n;
+    ic->in.len += (size_t)n;
     ic->last_progress_ns = now;
     idle_judge(b, ic);
 }
 
-/* What poll() said about an idle connection being opened; a reply is read before a write. */
+/*
+ * What poll() said about an idle connection being opened. Replies are read while the
+ * requests are still being written: a server may answer the SET before it has the GET.
+ */
 static void idle_step(struct bench *b, struct idle_connection *ic, short revents, uint64_t now)
 {
     if (ic->state == IDLE_CONNECTING) {
@@ -1773,9 +1841,10 @@ static void idle_step(struct bench *b, struct idle_connection *ic, short revents
         if (ic->state != IDLE_SENDING)
             return;
     }
-    if (ic->state == IDLE_WAITING && (revents & (POLLIN | POLLHUP | POLLERR)))
+    if ((revents & (POLLIN | POLLHUP | POLLERR)) &&
+        (ic->state == IDLE_SENDING || ic->state == IDLE_WAITING))
         idle_receive(b, ic, now);
-    else if (ic->state == IDLE_SENDING)
+    if (ic->state == IDLE_SENDING)
         idle_send(b, ic, now);
 }
 
@@ -1783,34 +1852,41 @@ static short idle_events(const struct idle_connection *ic)
 {
     switch (ic->state) {
     case IDLE_CONNECTING: return POLLOUT;
-    case IDLE_SENDING: return POLLOUT;
+    case IDLE_SENDING: return POLLIN | POLLOUT;
     case IDLE_WAITING: return POLLIN;
     default: return 0;
     }
 }
 
-/*
- * Opens every idle connection, IDLE_WINDOW at a time: `busy` lists those under way.
- * One without progress for -t seconds fails.
- */
+/* Lists again the idle connections still under way; one stalled for -t seconds fails. */
+static size_t idle_keep_busy(struct bench *b, size_t *busy, size_t n_busy, uint64_t now)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < n_busy; i++) {
+        struct idle_connection *ic = &b->idle[busy[i]];
+        if (idle_events(ic) != 0 && ic->last_progress_ns + b->timeout_ns <= now)
+            idle_failed(b, ic, "no progress for %s s (-t)", b->timeout_text);
+        if (idle_events(ic) != 0)
+            busy[kept++] = busy[i];
+    }
+    return kept;
+}
+
+/* Opens every idle connection, idle_window at a time: `busy` lists those under way. */
 static void open_idle(struct bench *b)
 {
     struct pollfd fds[IDLE_WINDOW];
     size_t busy[IDLE_WINDOW], n_busy = 0, next = 0;
 
-    encode_idle_request(b);
-    while (next < b->opt.idle || n_busy > 0) {
+    if (b->opt.protocol == PROTO_KV)
+        encode_idle_kv(&b->idle_request, b->idle_value, b->opt.idle_value);
+    else
+        encode_idle_resp(&b->idle_request, b->idle_value, b->opt.idle_value);
+    while (n_busy > 0 || (next < b->opt.idle && b->errors.idle_failed == 0)) {
         uint64_t now = now_ns();
-        size_t kept = 0;
-        for (size_t i = 0; i < n_busy; i++) { /* drop the finished, time out the stalled */
-            struct idle_connection *ic = &b->idle[busy[i]];
-            if (idle_events(ic) != 0 && ic->last_progress_ns + b->timeout_ns <= now)
-                idle_failed(b, ic, "no progress for %s s (-t)", b->timeout_text);
-            if (idle_events(ic) != 0)
-                busy[kept++] = busy[i];
-        }
-        n_busy = kept;
-        while (n_busy < IDLE_WINDOW && next < b->opt.idle) {
+        n_busy = idle_keep_busy(b, busy, n_busy, now);
+        while (n_busy < b->idle_window && next < b->opt.idle && b->errors.idle_failed == 0) {
             idle_start(b, &b->idle[next], now);
             if (idle_events(&b->idle[next]) != 0)
                 busy[n_busy++] = next;
@@ -1825,6 +1901,9 @@ static void open_idle(struct bench *b)
             if (fds[i].revents != 0)
                 idle_step(b, &b->idle[busy[i]], fds[i].revents, now);
     }
+    if (next < b->opt.idle)
+        fprintf(stderr, "kvbench: stopped opening idle connections at the first that failed:"
+                " %zu of %zu not tried\n", b->opt.idle - next, b->opt.idle);
 }
 
 /*
@@ -2106,6 +2185,9 @@ static void setup(struct bench *b)
     b->idle = xcalloc(o->idle, sizeof *b->idle);
     for (size_t i = 0; i < o->idle; i++)
         b->idle[i].fd = -1;
+    b->idle_value = xcalloc(o->idle_value, 1);
+    fill_value(UINT64_MAX, b->idle_value, o->idle_value); /* no key of a run has this one */
+    b->idle_window = o->idle_value > 0 ? 1 : IDLE_WINDOW;
     snprintf(b->timeout_text, sizeof b->timeout_text, "%g", o->timeout);
     b->expected = xcalloc(o->value_size, 1);
     b->unclaimed = o->requests;
@@ -2130,6 +2212,7 @@ static void teardown(struct bench *b)
             close_quietly(b->idle[i].fd);
     free(b->conns);
     free(b->idle);
+    free(b->idle_value);
     buf_free(&b->idle_request);
     free(b->expected);
     freeaddrinfo(b->server_list);
