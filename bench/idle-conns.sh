@@ -2,7 +2,8 @@
 # bench/idle-conns.sh - what idle connections cost a server: step 07 (poll()) against step 08
 # (epoll) and redis-server. docs/benchmarks.md, section 14, reports its figures.
 #
-#   bash bench/idle-conns.sh                 everything below, 3 runs per point (about 8 min)
+#   bash bench/idle-conns.sh                 everything below, 3 runs per point (about 5 min)
+#   bash bench/idle-conns.sh memory large    some sections only (busy, memory, large)
 #   IDLE_RUNS=1 IDLE_SECONDS=1 bash bench/idle-conns.sh      a quick try (about 1 min)
 #   IDLE_SERVERS="step-08 redis" bash bench/idle-conns.sh    fewer servers
 #
@@ -15,7 +16,12 @@
 #   memory  the server's resident memory (VmRSS) with 10,000 idle connections open that
 #           each sent one GET, and with 1,000 that each SET and GET a 64 KiB value, over
 #           its memory before them, per connection (idle-memory.csv)
-#   large   GETs of 1 MiB values: 50 connections, 100 keys (idle-large.csv)
+#   large   GETs of 1 MiB values: 50 connections, 100 keys, IDLE_LARGE_GETS (8,000) of them
+#           after the keys are loaded: throughput, p99, the server's CPU time per GET
+#           from /proc/PID/stat, and how far its resident memory rose above the loaded
+#           store while it answered (sampled every 0.1 s) (idle-large.csv). kvbench checks
+#           every byte of every value, so at these sizes it is the slower side: the CPU
+#           time and the memory are the server's own figures.
 #
 # Results go to build/bench/idle/ (IDLE_OUT), the plots to its img/ folder: idle-rps.svg
 # and idle-p99.svg. The servers are build/step-07, build/step-08 and redis-server (skipped
@@ -32,9 +38,18 @@ SVGPLOT=$BUILD/svgplot
 RUNS=${IDLE_RUNS:-3}
 SECONDS_PER_RUN=${IDLE_SECONDS:-5}
 WARMUP=${IDLE_WARMUP:-0.5}
+LARGE_GETS=${IDLE_LARGE_GETS:-8000}
 read -ra SERVERS <<<"${IDLE_SERVERS:-step-07 step-08 redis}"
 read -ra IDLE_COUNTS <<<"${IDLE_COUNTS:-0 1000 10000}"
 OUT=${IDLE_OUT:-$BUILD/bench/idle}
+SECTIONS=("$@")
+[ ${#SECTIONS[@]} -gt 0 ] || SECTIONS=(busy memory large)
+for section in "${SECTIONS[@]}"; do
+    case $section in
+    busy | memory | large) ;;
+    *) echo "usage: bash bench/idle-conns.sh [busy] [memory] [large]" >&2; exit 2 ;;
+    esac
+done
 WORK=$OUT/tmp
 mkdir -p "$OUT/img" "$WORK"
 
@@ -139,6 +154,15 @@ kvbench() {
 
 rss_kib() {
     awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status"
+}
+
+# cpu_ticks: the server's CPU time so far, user + system, in clock ticks.
+cpu_ticks() {
+    local line
+    local -a f
+    read -r line <"/proc/$SERVER_PID/stat"
+    read -ra f <<<"${line##*) }"
+    echo $((f[11] + f[12]))
 }
 
 fd_count() {
@@ -253,20 +277,42 @@ section_memory() {
 # large: GETs of 1 MiB values
 # ---------------------------------------------------------------------------------------
 
+# large_run SERVER RUN: one run of section large on a fresh server; appends its line.
+large_run() {
+    local server=$1 run=$2 loaded peak rss bench before after cpu_us
+    local -a f
+    start_server "$server"
+    kvbench -c 4 -k 100 -s 1048576 -r 1:0 --preload -n 1 >/dev/null 2>&1 ||
+        log "WARNING: loading 100 values of 1 MiB failed"
+    loaded=$(rss_kib) peak=0
+    before=$(cpu_ticks)
+    kvbench -c 50 -P 1 -k 100 -s 1048576 -r 1:0 -n "$LARGE_GETS" --seed "$run" \
+        >"$WORK/bench.out" 2>"$WORK/bench.err" &
+    bench=$!
+    while kill -0 "$bench" 2>/dev/null; do
+        rss=$(rss_kib)
+        [ "$rss" -le "$peak" ] || peak=$rss
+        sleep 0.1
+    done
+    wait "$bench" || log "WARNING: kvbench exited with an error: $(head -c 300 "$WORK/bench.err")"
+    after=$(cpu_ticks)
+    stop_server
+    cpu_us=$(((after - before) * 1000000 / $(getconf CLK_TCK) / LARGE_GETS))
+    IFS=, read -ra f <<<"$(last_csv "$WORK/bench.out")"
+    echo "$server,$run,${f[10]},${f[11]},${f[13]},${f[15]},${f[6]},${f[7]},$cpu_us,$loaded,$((peak - loaded))" \
+        >>"$OUT/idle-large-runs.csv"
+    log "large: $server run $run: ${f[10]} req/s, p99 ${f[13]} us, server CPU $cpu_us us per" \
+        "GET, resident $((loaded / 1024)) MiB loaded, up to $(((peak - loaded) / 1024)) MiB more" \
+        "(errors: ${f[7]})"
+}
+
 section_large() {
-    local run server f
-    echo "server,run,rps,p50_us,p99_us,max_us,requests,errors" >"$OUT/idle-large-runs.csv"
+    local run server
+    echo "server,run,rps,p50_us,p99_us,max_us,requests,errors,server_cpu_us_per_get,rss_loaded_kib,rss_rise_kib" \
+        >"$OUT/idle-large-runs.csv"
     for run in $(seq "$RUNS"); do
         for server in $(servers); do
-            start_server "$server"
-            kvbench -c 50 -P 1 -k 100 -s 1048576 -r 1:0 --preload -w "$WARMUP" \
-                -d "$SECONDS_PER_RUN" --seed "$run" >"$WORK/bench.out" 2>"$WORK/bench.err" ||
-                log "WARNING: kvbench exited with an error: $(head -c 300 "$WORK/bench.err")"
-            stop_server
-            IFS=, read -ra f <<<"$(last_csv "$WORK/bench.out")"
-            echo "$server,$run,${f[10]},${f[11]},${f[13]},${f[15]},${f[6]},${f[7]}" \
-                >>"$OUT/idle-large-runs.csv"
-            log "large: $server run $run: ${f[10]} req/s, p99 ${f[13]} us (errors: ${f[7]})"
+            large_run "$server" "$run"
         done
     done
     median_of "$OUT/idle-large-runs.csv" 1 | cut -d, -f1,3- >"$OUT/idle-large.csv"
@@ -291,12 +337,11 @@ plot_busy() {
 }
 
 main() {
-    local start=$SECONDS
+    local start=$SECONDS section
     log "== bench/idle-conns.sh $(date -u +%Y-%m-%dT%H:%M:%SZ): $RUNS runs of $SECONDS_PER_RUN s;" \
         "servers: $(servers | tr '\n' ' '); load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    section_busy
-    section_memory
-    section_large
+    for section in "${SECTIONS[@]}"; do "section_$section"; done
+    [ -s "$OUT/idle-conns.csv" ] || { log "done in $((SECONDS - start)) s"; return 0; }
     plot_busy rps idle-rps "throughput (requests/s, log)" \
         "50 busy connections (depth 1) beside idle ones"
     plot_busy p99_us idle-p99 "p99 latency (microseconds, log)" \
