@@ -3,6 +3,8 @@
 #   make bench-quick     every section of bench/run.sh, small and short: well under a minute
 #   make bench           the full run: 3 runs per point, medians kept (30 minutes if quiet)
 #   make bench-plots     docs/img/*.svg from the full run's CSV files (build/bench/full/)
+#   make bench-idle      idle connections: steps 07 and 08 and redis-server with 0, 1,000 and
+#                        10,000 of them open, their memory, 1 MiB GETs (bench/idle-conns.sh)
 #   make bench-quick SERVER=path/to/server    the throughput matrix against your own server
 #
 # Results go to build/bench/quick/ and build/bench/full/ only. The programs the runs need
@@ -17,7 +19,7 @@ BENCH_HT_SRC := $(wildcard steps/05-*/hashtable.c steps/05-*/siphash.c)
 BENCH_PROGRAMS := build/rehash_latency build/rehash_latency-all-at-once \
                   build/bench/step-05-all-at-once build/svgplot
 
-.PHONY: bench bench-quick bench-plots bench-programs
+.PHONY: bench bench-quick bench-plots bench-programs bench-idle
 
 bench-programs: $(BENCH_PROGRAMS)
 
@@ -47,5 +49,8 @@ bench: all $(BENCH_PROGRAMS)
 
 bench-plots: build/svgplot
 	bash bench/plots.sh build/bench/full docs/img
+
+bench-idle: all build/svgplot
+	bash bench/idle-conns.sh
 
 endif

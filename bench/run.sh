@@ -263,7 +263,7 @@ ATTEMPTS=       # how many times it ran before it was quiet enough
 KV_FIELDS=rps,p50_us,p90_us,p99_us,p999_us,max_us,requests,errors,misses,seconds
 
 # kvbench --format csv prints protocol,connections,pipeline,value_size,keys,get_ratio,
-# requests,errors,misses,seconds,rps,p50_us,p90_us,p99_us,p999_us,max_us.
+# requests,errors,misses,seconds,rps,p50_us,p90_us,p99_us,p999_us,max_us,idle.
 read_kvbench_csv() {
     local line last=
     local -a f

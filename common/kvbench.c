@@ -20,6 +20,10 @@
  *     key. This makes kvbench a stress test as well as a benchmark: exit status 0 means
  *     that every one of the replies was right.
  *
+ * With --idle N it first opens N more connections, checks that the server answers a
+ * request on each, and keeps them open and silent through the run: what many idle
+ * clients cost a server's busy ones, and what each costs it in memory.
+ *
  * With --protocol resp it speaks RESP2 instead, so the same load can be aimed at
  * redis-server for comparison. The encoders and decoders of both protocols come from
  * kv1.h and resp.h, shared with kv and nullserver; the buffers from buf.h.
@@ -65,6 +69,8 @@
 #define MAX_ERROR_LINES 10     /* errors described one by one on stderr; the rest counted */
 #define PRELOAD_MAX_DEPTH 256  /* preload batches: up to this many requests ... */
 #define PRELOAD_BATCH_BYTES (1u << 20) /* ... and about this many bytes */
+#define IDLE_WINDOW 256        /* idle connections being opened at one time, at most */
+#define IDLE_KEY "kvbench:idle" /* the key their one GET asks for: no run ever sets it */
 
 #define NS_PER_SEC UINT64_C(1000000000)
 #define NS_PER_MS UINT64_C(1000000)
@@ -133,6 +139,8 @@ struct options {
     const char *host;
     uint16_t port;
     size_t connections;
+    size_t idle;            /* --idle: connections opened first and left silent */
+    size_t idle_value;      /* --idle-value: the size of the value each SETs first, or 0 */
     size_t pipeline;
     uint64_t requests;      /* -n; 0 when the run is timed by -d instead */
     double duration;        /* -d, seconds */
@@ -160,6 +168,11 @@ static const char usage_text[] =
     "  -h, --host HOST          server address (127.0.0.1)\n"
     "  -p, --port PORT          server port (7379, or $KV_PORT when set)\n"
     "  -c, --connections N      connections, all open before the first request (1)\n"
+    "      --idle N             before the run, open N more connections, send one GET on\n"
+    "                           each and check its reply, then leave them open and silent\n"
+    "                           until the end (0)\n"
+    "      --idle-value BYTES   each idle connection first SETs a value of BYTES bytes and\n"
+    "                           GETs it back; they are then opened one at a time (0: no SET)\n"
     "  -P, --pipeline DEPTH     requests per write; all DEPTH replies come before the next (1)\n"
     "  -n, --requests N         stop after N requests over all connections\n"
     "  -d, --duration SECS      stop after SECS seconds (5 when -n is not given)\n"
@@ -192,7 +205,8 @@ static const char usage_text[] =
 enum option_id {
     OPT_HOST, OPT_PORT, OPT_CONNECTIONS, OPT_PIPELINE, OPT_REQUESTS, OPT_DURATION,
     OPT_WARMUP, OPT_KEYS, OPT_VALUE_SIZE, OPT_RATIO, OPT_PRELOAD, OPT_PROTOCOL,
-    OPT_FORMAT, OPT_SEED, OPT_TIMEOUT, OPT_QUIET, OPT_HELP, OPT_EXPIRE
+    OPT_FORMAT, OPT_SEED, OPT_TIMEOUT, OPT_QUIET, OPT_HELP, OPT_EXPIRE, OPT_IDLE,
+    OPT_IDLE_VALUE
 };
 
 struct option_spec {
@@ -212,6 +226,7 @@ static const struct option_spec option_specs[] = {
     {OPT_FORMAT, 0, "format", 1},         {OPT_SEED, 0, "seed", 1},
     {OPT_TIMEOUT, 't', "timeout", 1},     {OPT_QUIET, 'q', "quiet", 0},
     {OPT_HELP, 0, "help", 0},             {OPT_EXPIRE, 0, "expire", 1},
+    {OPT_IDLE, 0, "idle", 1},             {OPT_IDLE_VALUE, 0, "idle-value", 1},
 };
 
 #define OPTION_COUNT (sizeof option_specs / sizeof option_specs[0])
@@ -338,6 +353,8 @@ static int apply_option(struct options *o, enum option_id id, const char *value,
     case OPT_QUIET: o->quiet = 1; return 0;
     case OPT_HELP: return 0;
     case OPT_EXPIRE: return parse_u64(value, 1, UINT64_C(1) << 40, &o->expire_ms);
+    case OPT_IDLE: return parse_size(value, 0, MAX_CONNECTIONS, &o->idle);
+    case OPT_IDLE_VALUE: return parse_size(value, 0, KV1_MAX_ARG_LEN, &o->idle_value);
     }
     return -1;
 }
@@ -864,11 +881,14 @@ struct error_counts {
     uint64_t wrong;          /* wrong value, or a reply of the wrong kind */
     uint64_t malformed;      /* replies that could not be decoded, or no request wanted */
     uint64_t unanswered;     /* requests lost when a connection closed, failed or stalled */
+    uint64_t idle_failed;    /* --idle connections that never opened or were not answered */
+    uint64_t idle_lost;      /* --idle connections the server closed during the run */
 };
 
 static uint64_t total_errors(const struct error_counts *e)
 {
-    return e->connect_failed + e->error_status + e->wrong + e->malformed + e->unanswered;
+    return e->connect_failed + e->error_status + e->wrong + e->malformed + e->unanswered +
+           e->idle_failed + e->idle_lost;
 }
 
 struct progress {
@@ -879,9 +899,27 @@ struct progress {
     int width;                /* of the line on screen, to blank it */
 };
 
+/* An idle connection (--idle) goes through these states once, in order, or fails. */
+enum idle_state { IDLE_CONNECTING, IDLE_SENDING, IDLE_WAITING, IDLE_OPEN, IDLE_FAILED };
+
+struct idle_connection {
+    int fd;
+    enum idle_state state;
+    size_t sent;                  /* bytes of the requests written */
+    size_t answered;              /* replies checked */
+    struct buf in;                /* replies received and not yet checked; freed once open */
+    uint64_t last_progress_ns;
+};
+
 struct bench {
     struct options opt;
     struct connection *conns;
+    struct idle_connection *idle;  /* --idle: opt.idle of them */
+    size_t idle_open;              /* how many were answered and left open */
+    struct buf idle_request;       /* the requests each of them sends: [SET,] GET */
+    uint8_t *idle_value;           /* --idle-value: the value they SET */
+    size_t idle_window;            /* how many are opened at one time */
+    char timeout_text[32];         /* -t as given, for messages */
     struct addrinfo *server_list; /* from getaddrinfo(), freed at the end */
     const struct addrinfo *server; /* the address in it that every connection uses */
     size_t preload_depth;
@@ -972,11 +1010,13 @@ static void progress_clear(struct bench *b)
  * Errors
  * ------------------------------------------------------------------------------------ */
 
-/* Describes an error on stderr, up to MAX_ERROR_LINES of them; the count is kept elsewhere. */
-static void report_error(struct bench *b, const struct connection *c, const char *format, ...)
+/*
+ * Describes an error of connection `id` (`what`: "connection" or "idle connection") on
+ * stderr, up to MAX_ERROR_LINES of them; the count is kept elsewhere.
+ */
+static void report_verror(struct bench *b, const char *what, size_t id, const char *format,
+                          va_list ap)
 {
-    va_list ap;
-
     if (b->errors_shown++ > MAX_ERROR_LINES)
         return;
     progress_clear(b);
@@ -985,11 +1025,27 @@ static void report_error(struct bench *b, const struct connection *c, const char
                 MAX_ERROR_LINES);
         return;
     }
-    fprintf(stderr, "kvbench: connection %zu: ", c->id);
-    va_start(ap, format);
+    fprintf(stderr, "kvbench: %s %zu: ", what, id);
     vfprintf(stderr, format, ap);
-    va_end(ap);
     fputc('\n', stderr);
+}
+
+static void report_error(struct bench *b, const struct connection *c, const char *format, ...)
+{
+    va_list ap;
+
+    va_start(ap, format);
+    report_verror(b, "connection", c->id, format, ap);
+    va_end(ap);
+}
+
+static void report_idle_error(struct bench *b, size_t id, const char *format, ...)
+{
+    va_list ap;
+
+    va_start(ap, format);
+    report_verror(b, "idle connection", id, format, ap);
+    va_end(ap);
 }
 
 static void end_batch(struct bench *b, struct connection *c)
@@ -1583,6 +1639,302 @@ static void run(struct bench *b)
 }
 
 /* ------------------------------------------------------------------------------------
+ * Idle connections (--idle N)
+ *
+ * Before the run, N more connections are opened. Each sends one GET of IDLE_KEY, a key
+ * no run ever sets, and must get a well-formed NOT_FOUND (or a value, if someone set
+ * it): that proves the server took the connection on, not merely that the kernel
+ * completed a handshake into a listen backlog nobody reads. With --idle-value BYTES, a
+ * SET of IDLE_KEY to a value of BYTES bytes comes first, and the GET must bring that
+ * value back: the connection has then moved it in each direction, and a server that
+ * keeps the buffers it grew for it keeps them while the connection sits idle. Then they
+ * all stay open and say nothing until the run is over, when each is checked to be still
+ * open.
+ *
+ * They are opened IDLE_WINDOW at a time. Thousands of connect() calls at once would
+ * overflow the server's listen backlog, and a handshake the kernel drops there is
+ * retried only a second later: opening would take seconds, and measure the backlog.
+ * With --idle-value, one at a time: the server then handles one value at a time, and
+ * what it holds afterwards is what it keeps per connection, not the traces of a crowd.
+ * Opening stops at the first connection that fails: the server is refusing them (or is
+ * stuck), and each further one would only wait out -t.
+ * ------------------------------------------------------------------------------------ */
+
+/* KV/1 (kv1.h): [SET IDLE_KEY value,] GET IDLE_KEY. */
+static void encode_idle_kv(struct buf *out, const uint8_t *value, size_t value_size)
+{
+    size_t key_len = sizeof IDLE_KEY - 1;
+
+    if (value_size > 0) {
+        if (kv1_append_type(out, KV1_SET) < 0)
+            die("out of memory");
+        memcpy(room_or_die(kv1_append_arg(out, key_len)), IDLE_KEY, key_len);
+        memcpy(room_or_die(kv1_append_arg(out, value_size)), value, value_size);
+    }
+    if (kv1_append_type(out, KV1_GET) < 0)
+        die("out of memory");
+    memcpy(room_or_die(kv1_append_arg(out, key_len)), IDLE_KEY, key_len);
+}
+
+/* RESP2 (resp.h): the same two commands as arrays of bulk strings. */
+static void encode_idle_resp(struct buf *out, const uint8_t *value, size_t value_size)
+{
+    static const char get_head[] = "*2\r\n$3\r\nGET\r\n";
+    static const char set_head[] = "*3\r\n$3\r\nSET\r\n";
+    size_t key_len = sizeof IDLE_KEY - 1;
+
+    if (value_size > 0) {
+        memcpy(room_or_die(buf_extend(out, sizeof set_head - 1)), set_head,
+               sizeof set_head - 1);
+        memcpy(room_or_die(resp_append_bulk(out, key_len)), IDLE_KEY, key_len);
+        memcpy(room_or_die(resp_append_bulk(out, value_size)), value, value_size);
+    }
+    memcpy(room_or_die(buf_extend(out, sizeof get_head - 1)), get_head, sizeof get_head - 1);
+    memcpy(room_or_die(resp_append_bulk(out, key_len)), IDLE_KEY, key_len);
+}
+
+/* Says why, closes, and stops further idle connections from being opened. */
+static void idle_failed(struct bench *b, struct idle_connection *ic, const char *format,
+                        const char *detail)
+{
+    b->errors.idle_failed++;
+    report_idle_error(b, (size_t)(ic - b->idle), format, detail);
+    if (ic->fd >= 0)
+        close_quietly(ic->fd);
+    ic->fd = -1;
+    ic->state = IDLE_FAILED;
+    buf_free(&ic->in);
+}
+
+static void idle_start(struct bench *b, struct idle_connection *ic, uint64_t now)
+{
+    const struct addrinfo *addr = b->server;
+
+    ic->state = IDLE_CONNECTING;
+    ic->last_progress_ns = now;
+    ic->fd = socket(addr->ai_family, addr->ai_socktype, addr->ai_protocol);
+    if (ic->fd < 0 || set_nonblocking(ic->fd) < 0) {
+        idle_failed(b, ic, "cannot open a socket: %s", strerror(errno));
+        return;
+    }
+    if (connect(ic->fd, addr->ai_addr, addr->ai_addrlen) == 0)
+        ic->state = IDLE_SENDING;
+    else if (errno != EINPROGRESS && errno != EINTR)
+        idle_failed(b, ic, "cannot connect: %s", strerror(errno));
+}
+
+/* The handshake is over (or failed); SO_ERROR says which. */
+static void idle_connected(struct bench *b, struct idle_connection *ic)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+
+    if (getsockopt(ic->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    if (err != 0)
+        idle_failed(b, ic, "cannot connect: %s", strerror(err));
+    else
+        ic->state = IDLE_SENDING;
+}
+
+static void idle_send(struct bench *b, struct idle_connection *ic, uint64_t now)
+{
+    const struct buf *req = &b->idle_request;
+    ssize_t n = write(ic->fd, req->data + ic->sent, req->len - ic->sent);
+
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+        return;
+    if (n < 0) {
+        idle_failed(b, ic, "write failed: %s", strerror(errno));
+        return;
+    }
+    ic->sent += (size_t)n;
+    ic->last_progress_ns = now;
+    if (ic->sent == req->len)
+        ic->state = IDLE_WAITING;
+}
+
+/* Checks one reply: to the SET (with --idle-value), then to the GET. 0 if right. */
+static int idle_reply_right(const struct bench *b, const struct idle_connection *ic,
+                            const struct reply *r)
+{
+    size_t value_size = b->opt.idle_value;
+    char why[8];
+
+    if (value_size > 0 && ic->answered == 0)
+        return check_set(r, b->opt.protocol) == VERDICT_RIGHT ? 0 : -1;
+    if (value_size == 0)
+        return r->kind == REPLY_NOT_FOUND || r->kind == REPLY_VALUE ? 0 : -1;
+    return check_get(r, b->idle_value, value_size, why, sizeof why) == VERDICT_RIGHT ? 0 : -1;
+}
+
+/* Checks the replies received so far; once all are right, the connection is open and idle. */
+static void idle_judge(struct bench *b, struct idle_connection *ic)
+{
+    size_t owed = b->opt.idle_value > 0 ? 2 : 1, offset = 0;
+    char text[64];
+
+    while (ic->answered < owed) {
+        struct reply r;
+        size_t used = 0;
+        const uint8_t *at = ic->in.data + offset;
+        size_t left = ic->in.len - offset;
+        enum frame_result result = b->opt.protocol == PROTO_KV ? decode_kv(at, left, &r, &used)
+                                                               : decode_resp(at, left, &r, &used);
+        if (result == FRAME_INCOMPLETE)
+            break;
+        if (result == FRAME_MALFORMED) {
+            describe_bytes(at, left < 16 ? left : 16, text, sizeof text);
+            idle_failed(b, ic, "malformed reply starting \"%s\"", text);
+            return;
+        }
+        if (idle_reply_right(b, ic, &r) < 0) {
+            describe_reply(&r, text, sizeof text);
+            idle_failed(b, ic, "wrong reply: %s", text);
+            return;
+        }
+        ic->answered++;
+        offset += used;
+    }
+    buf_drop_front(&ic->in, offset);
+    if (ic->answered < owed)
+        return;
+    if (ic->in.len > 0) {
+        idle_failed(b, ic, "%s", "server sent more replies than there were requests");
+        return;
+    }
+    buf_free(&ic->in);
+    ic->state = IDLE_OPEN;
+    b->idle_open++;
+}
+
+static void idle_receive(struct bench *b, struct idle_connection *ic, uint64_t now)
+{
+    ssize_t n;
+
+    if (buf_reserve(&ic->in, READ_CHUNK) < 0)
+        die("out of memory");
+    n = read(ic->fd, ic->in.data + ic->in.len, ic->in.cap - ic->in.len);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+        return;
+    if (n < 0) {
+        idle_failed(b, ic, "read failed: %s", strerror(errno));
+        return;
+    }
+    if (n == 0) {
+        idle_failed(b, ic, "%s", "server closed the connection before answering");
+        return;
+    }
+    ic->in.len += (size_t)n;
+    ic->last_progress_ns = now;
+    idle_judge(b, ic);
+}
+
+/*
+ * What poll() said about an idle connection being opened. Replies are read while the
+ * requests are still being written: a server may answer the SET before it has the GET.
+ */
+static void idle_step(struct bench *b, struct idle_connection *ic, short revents, uint64_t now)
+{
+    if (ic->state == IDLE_CONNECTING) {
+        idle_connected(b, ic);
+        if (ic->state != IDLE_SENDING)
+            return;
+    }
+    if ((revents & (POLLIN | POLLHUP | POLLERR)) &&
+        (ic->state == IDLE_SENDING || ic->state == IDLE_WAITING))
+        idle_receive(b, ic, now);
+    if (ic->state == IDLE_SENDING)
+        idle_send(b, ic, now);
+}
+
+static short idle_events(const struct idle_connection *ic)
+{
+    switch (ic->state) {
+    case IDLE_CONNECTING: return POLLOUT;
+    case IDLE_SENDING: return POLLIN | POLLOUT;
+    case IDLE_WAITING: return POLLIN;
+    default: return 0;
+    }
+}
+
+/* Lists again the idle connections still under way; one stalled for -t seconds fails. */
+static size_t idle_keep_busy(struct bench *b, size_t *busy, size_t n_busy, uint64_t now)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < n_busy; i++) {
+        struct idle_connection *ic = &b->idle[busy[i]];
+        if (idle_events(ic) != 0 && ic->last_progress_ns + b->timeout_ns <= now)
+            idle_failed(b, ic, "no progress for %s s (-t)", b->timeout_text);
+        if (idle_events(ic) != 0)
+            busy[kept++] = busy[i];
+    }
+    return kept;
+}
+
+/* Opens every idle connection, idle_window at a time: `busy` lists those under way. */
+static void open_idle(struct bench *b)
+{
+    struct pollfd fds[IDLE_WINDOW];
+    size_t busy[IDLE_WINDOW], n_busy = 0, next = 0;
+
+    if (b->opt.protocol == PROTO_KV)
+        encode_idle_kv(&b->idle_request, b->idle_value, b->opt.idle_value);
+    else
+        encode_idle_resp(&b->idle_request, b->idle_value, b->opt.idle_value);
+    while (n_busy > 0 || (next < b->opt.idle && b->errors.idle_failed == 0)) {
+        uint64_t now = now_ns();
+        n_busy = idle_keep_busy(b, busy, n_busy, now);
+        while (n_busy < b->idle_window && next < b->opt.idle && b->errors.idle_failed == 0) {
+            idle_start(b, &b->idle[next], now);
+            if (idle_events(&b->idle[next]) != 0)
+                busy[n_busy++] = next;
+            next++;
+        }
+        for (size_t i = 0; i < n_busy; i++)
+            fds[i] = (struct pollfd){b->idle[busy[i]].fd, idle_events(&b->idle[busy[i]]), 0};
+        if (n_busy > 0 && poll(fds, (nfds_t)n_busy, 100) < 0 && errno != EINTR)
+            die("poll");
+        now = now_ns();
+        for (size_t i = 0; i < n_busy; i++)
+            if (fds[i].revents != 0)
+                idle_step(b, &b->idle[busy[i]], fds[i].revents, now);
+    }
+    if (next < b->opt.idle)
+        fprintf(stderr, "kvbench: stopped opening idle connections at the first that failed:"
+                " %zu of %zu not tried\n", b->opt.idle - next, b->opt.idle);
+}
+
+/*
+ * After the run: every idle connection must still be open and silent. poll() with no
+ * timeout reports one the server has closed (end of file or a reset) as readable, and
+ * one it wrote to as well: either is an error.
+ */
+static void check_idle(struct bench *b)
+{
+    struct pollfd *fds = xcalloc(b->idle_open, sizeof *fds);
+    size_t *which = xcalloc(b->idle_open, sizeof *which), n = 0;
+
+    for (size_t i = 0; i < b->opt.idle; i++) {
+        if (b->idle[i].state != IDLE_OPEN)
+            continue;
+        fds[n] = (struct pollfd){b->idle[i].fd, POLLIN, 0};
+        which[n++] = i;
+    }
+    if (n > 0 && poll(fds, (nfds_t)n, 0) < 0)
+        die("poll");
+    for (size_t i = 0; i < n; i++) {
+        if (fds[i].revents == 0)
+            continue;
+        b->errors.idle_lost++;
+        report_idle_error(b, which[i], "%s", "closed by the server (or written to) during the run");
+    }
+    free(fds);
+    free(which);
+}
+
+/* ------------------------------------------------------------------------------------
  * Results
  * ------------------------------------------------------------------------------------ */
 
@@ -1620,7 +1972,7 @@ struct field {
     int quoted; /* a string in JSON */
 };
 
-#define FIELD_COUNT 16
+#define FIELD_COUNT 17 /* new columns go at the end: scripts read them by position */
 
 static void set_field(struct field *f, const char *name, const char *format, ...)
 {
@@ -1654,6 +2006,7 @@ static void fill_fields(const struct bench *b, const struct results *r, struct f
     set_field(&f[13], "p99_us", "%.3f", r->p99_us);
     set_field(&f[14], "p999_us", "%.3f", r->p999_us);
     set_field(&f[15], "max_us", "%.3f", r->max_us);
+    set_field(&f[16], "idle", "%zu", b->idle_open);
 }
 
 static void print_csv(const struct field *f)
@@ -1681,6 +2034,8 @@ static void print_table(const struct bench *b, const struct results *r)
     printf("server        %s port %u\n", o->host, (unsigned)o->port);
     printf("protocol      %s\n", protocol_names[o->protocol]);
     printf("connections   %zu\n", o->connections);
+    if (o->idle > 0)
+        printf("idle          %zu of %zu open, silent, through the run\n", b->idle_open, o->idle);
     printf("pipeline      %zu\n", o->pipeline);
     printf("value size    %zu bytes\n", o->value_size);
     printf("keys          %" PRIu64 "\n", o->keys);
@@ -1705,6 +2060,8 @@ static void print_errors(const struct error_counts *e)
         {"connections failed", e->connect_failed}, {"ERROR replies", e->error_status},
         {"wrong replies", e->wrong},               {"malformed replies", e->malformed},
         {"requests unanswered", e->unanswered},
+        {"idle connections failed", e->idle_failed},
+        {"idle connections closed during the run", e->idle_lost},
     };
     const char *separator = " (";
 
@@ -1763,12 +2120,13 @@ static int ignore_sigpipe(void)
 
 /*
  * Every connection is a file descriptor, and the common soft limit of 1024 is below
- * what a big -c needs. Any process may raise its soft limit up to the hard one.
+ * what a big -c or --idle needs. Any process may raise its soft limit up to the hard
+ * one; only root may raise the hard one.
  */
-static int raise_fd_limit(size_t connections)
+static int raise_fd_limit(size_t connections, size_t idle)
 {
     struct rlimit rl;
-    rlim_t need = (rlim_t)connections + 16; /* stdio, the resolver, some slack */
+    rlim_t need = (rlim_t)connections + idle + 16; /* stdio, the resolver, some slack */
 
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
         fprintf(stderr, "kvbench: getrlimit: %s\n", strerror(errno));
@@ -1777,8 +2135,9 @@ static int raise_fd_limit(size_t connections)
     if (rl.rlim_cur >= need)
         return 0;
     if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
-        fprintf(stderr, "kvbench: %zu connections need %ju file descriptors; the limit is %ju\n",
-                connections, (uintmax_t)need, (uintmax_t)rl.rlim_max);
+        fprintf(stderr, "kvbench: %zu connections and %zu idle ones need %ju file descriptors,"
+                " but the hard limit is %ju (ulimit -Hn): ask for fewer, or raise it as root\n",
+                connections, idle, (uintmax_t)need, (uintmax_t)rl.rlim_max);
         return -1;
     }
     rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? need : rl.rlim_max;
@@ -1823,6 +2182,13 @@ static void setup(struct bench *b)
         c->rng = splitmix64(&state);
         c->batch = xcalloc(2 * depth, sizeof *c->batch); /* room for --expire's PEXPIREs */
     }
+    b->idle = xcalloc(o->idle, sizeof *b->idle);
+    for (size_t i = 0; i < o->idle; i++)
+        b->idle[i].fd = -1;
+    b->idle_value = xcalloc(o->idle_value, 1);
+    fill_value(UINT64_MAX, b->idle_value, o->idle_value); /* no key of a run has this one */
+    b->idle_window = o->idle_value > 0 ? 1 : IDLE_WINDOW;
+    snprintf(b->timeout_text, sizeof b->timeout_text, "%g", o->timeout);
     b->expected = xcalloc(o->value_size, 1);
     b->unclaimed = o->requests;
     b->timeout_ns = seconds_to_ns(o->timeout);
@@ -1841,7 +2207,13 @@ static void teardown(struct bench *b)
         buf_free(&c->out);
         free(c->batch);
     }
+    for (size_t i = 0; i < b->opt.idle; i++)
+        if (b->idle[i].fd >= 0)
+            close_quietly(b->idle[i].fd);
     free(b->conns);
+    free(b->idle);
+    free(b->idle_value);
+    buf_free(&b->idle_request);
     free(b->expected);
     freeaddrinfo(b->server_list);
 }
@@ -1865,11 +2237,13 @@ int main(int argc, char **argv)
     case CLI_RUN:
         break;
     }
-    if (ignore_sigpipe() < 0 || raise_fd_limit(b->opt.connections) < 0 ||
+    if (ignore_sigpipe() < 0 || raise_fd_limit(b->opt.connections, b->opt.idle) < 0 ||
         resolve_server(b) < 0)
         return 1;
     setup(b);
+    open_idle(b);
     run(b);
+    check_idle(b);
     print_results(b);
     status = total_errors(&b->errors) > 0 ? 1 : 0;
     teardown(b);

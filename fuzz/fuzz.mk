@@ -13,7 +13,9 @@
 #
 #   steps without buffer.h (02):      fuzz/fuzz_step02.c, read_request() on a descriptor
 #   steps with buffer.h (03 on):      fuzz/fuzz_buffered.c, parse_request() on a buffer;
-#                                     from step 07 built with -DMODEL_EXPIRY: keys expire
+#                                     from step 07 built with -DMODEL_EXPIRY: keys expire;
+#                                     with outqueue.h (08 on), -DOUT_QUEUE: replies are
+#                                     queued as blocks, long values by reference
 #   steps with resp.h (09 on), also:  fuzz/fuzz_resp.c, RESP's parser against
 #                                     fuzz/resp_model.c, and the command table's replies
 #                                     (make fuzz-resp STEP=09; fuzz-ci runs both targets)
@@ -54,7 +56,8 @@ fuzz_buffered = $(wildcard $(call step_dir,$(1))/buffer.h)
 fuzz_source = $(if $(call fuzz_buffered,$(1)),fuzz/fuzz_buffered.c,fuzz/fuzz_step02.c)
 fuzz_seed_format = $(if $(call fuzz_buffered,$(1)),split,raw)
 # Steps from 07 on have keys that expire: the model and the harness then know types 4 to 7.
-fuzz_defines = $(if $(filter 02 03 04 05 06,$(1)),,-DMODEL_EXPIRY)
+fuzz_defines = $(if $(filter 02 03 04 05 06,$(1)),,-DMODEL_EXPIRY) \
+               $(if $(wildcard $(call step_dir,$(1))/outqueue.h),-DOUT_QUEUE)
 # A step's own sources but server.c, and but net.c where requests come from a buffer.
 fuzz_step_sources = $(filter-out %/server.c $(if $(call fuzz_buffered,$(1)),%/net.c), \
                         $(wildcard $(call step_dir,$(1))/*.c))

@@ -1,5 +1,5 @@
 /*
- * fuzz_buffered.c - a libFuzzer target for the buffer parser of steps 03 to 07.
+ * fuzz_buffered.c - a libFuzzer target for the buffer parser of steps 03 on.
  *
  * From step 03 on, the server parses requests out of a connection's input buffer with
  * parse_request() and appends each response to its output buffer with append_response().
@@ -31,6 +31,11 @@
  * against the model exactly, and DBSIZE between the keys alive and those the model says a
  * store may still hold. A ttl of the wrong size, or over 2^62, must get an ERROR that does
  * not end the session.
+ *
+ * From step 08 (OUT_QUEUE, set by fuzz.mk for a step with outqueue.h) replies go to an
+ * out_queue, and a GET of a long value queues a reference to the stored value instead of
+ * a copy. The bounded "write" leaves such replies half-sent while later requests replace
+ * or delete the key, so the bytes sent must still be the value as it was when answered.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -97,7 +102,11 @@ struct session {
     struct store *store;
     struct model_store *model; /* NULL: the store is not compared (the replayed session) */
     struct buffer in;          /* received, not parsed yet */
+#ifdef OUT_QUEUE
+    struct out_queue out;      /* answered, not written yet */
+#else
     struct buffer out;         /* answered, not written yet */
+#endif
     struct bytes written;      /* everything written to the client, in order */
     struct bytes owed;         /* what the models say should have been written */
     size_t requests;           /* requests answered */
@@ -117,11 +126,32 @@ static void session_end(struct session *s)
 {
     store_destroy(s->store);
     buffer_free(&s->in);
+#ifdef OUT_QUEUE
+    out_free(&s->out);
+#else
     buffer_free(&s->out);
+#endif
     free(s->written.data);
     free(s->owed.data);
 }
 
+#ifdef OUT_QUEUE
+/* The socket takes up to max bytes from the front of the output queue, block by block. */
+static void write_some(struct session *s, size_t max)
+{
+    size_t taken = 0;
+
+    for (struct out_block *b = s->out.head; b != NULL && taken < max; b = b->next) {
+        const uint8_t *bytes = b->value != NULL ? b->value->bytes : b->data;
+        size_t n = b->len - b->start < max - taken ? b->len - b->start : max - taken;
+        bytes_append(&s->written, bytes + b->start, n);
+        taken += n;
+    }
+    CHECK(taken == (out_pending(&s->out) < max ? out_pending(&s->out) : max));
+    out_consume(&s->out, taken);
+    CHECK(out_pending(&s->out) > 0 || s->out.head == NULL); /* empty holds nothing */
+}
+#else
 /* The socket takes up to max bytes from the front of the output buffer. */
 static void write_some(struct session *s, size_t max)
 {
@@ -131,6 +161,7 @@ static void write_some(struct session *s, size_t max)
     bytes_append(&s->written, s->out.data, n);
     buffer_consume(&s->out, n);
 }
+#endif
 
 /* Appends a response to the output buffer, and notes that the client is owed it. */
 static void reply(struct session *s, enum status status, const void *payload, size_t len)
@@ -338,6 +369,39 @@ static void expire_some(struct session *s)
 }
 #endif
 
+#ifdef OUT_QUEUE
+/*
+ * Values this long or longer are queued by reference here. protocol.c's own threshold,
+ * OUT_COPY_LIMIT, is beyond what a 4 KiB input can hold, so the target queues the
+ * reference itself (header, then out_append_value()), as append_value_response() does.
+ */
+#define FUZZ_REFERENCE_LIMIT 16
+
+/* A GET that finds its key: a short value copied by append_value_response(), a longer one
+ * referenced. Returns false if there is no such key. */
+static bool answer_get(struct session *s, const struct request *req)
+{
+    const struct arg *key = &req->args[0];
+    struct value *value = store_get(s->store, key->data, key->len);
+
+    if (value == NULL)
+        return false;
+    if (s->model != NULL)
+        check_store_answer(s->model, req, STATUS_OK, value->bytes, value->len);
+    if (value->len < FUZZ_REFERENCE_LIMIT) {
+        CHECK(append_value_response(&s->out, value) == 0);
+    } else {
+        size_t len = value->len;
+        uint8_t header[6] = { 0, STATUS_OK, (uint8_t)(len >> 24), (uint8_t)(len >> 16),
+                              (uint8_t)(len >> 8), (uint8_t)len };
+        CHECK(out_append(&s->out, header, sizeof header) == 0);
+        CHECK(out_append_value(&s->out, value) == 0);
+    }
+    bytes_append_response(&s->owed, STATUS_OK, value->bytes, value->len);
+    return true;
+}
+#endif
+
 static void answer(struct session *s, const struct request *req)
 {
     const struct arg *key = &req->args[0];
@@ -357,8 +421,14 @@ static void answer(struct session *s, const struct request *req)
 #endif
     switch (req->type) {
     case REQ_GET:
+#ifdef OUT_QUEUE
+        if (answer_get(s, req))
+            return;
+        status = STATUS_NOT_FOUND;
+#else
         if (!store_get(s->store, key->data, key->len, &value, &value_len))
             status = STATUS_NOT_FOUND;
+#endif
         break;
     case REQ_SET:
         CHECK(store_set(s->store, key->data, key->len, req->args[1].data,

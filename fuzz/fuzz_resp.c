@@ -19,6 +19,7 @@
 #include "buffer.h"
 #include "commands.h"
 #include "model.h"
+#include "outqueue.h"
 #include "resp.h"
 #include "resp_model.h"
 #include "store.h"
@@ -36,7 +37,8 @@ struct session {
     struct store *store;
     struct resp_parser parser;
     struct buffer in;
-    struct buffer out;
+    struct out_queue out; /* replies owed: blocks, large values by reference */
+    struct buffer replies; /* their bytes, gathered from out at the end */
     struct buffer log;   /* every command parsed, written out: the two sessions compare it */
     size_t executed;     /* commands carried out, each owing one reply */
     bool ended;          /* refused, or closed by a command: nothing more is parsed */
@@ -55,7 +57,8 @@ static void session_end(struct session *s)
     store_destroy(s->store);
     resp_parser_release(&s->parser);
     buffer_free(&s->in);
-    buffer_free(&s->out);
+    out_free(&s->out);
+    buffer_free(&s->replies);
     buffer_free(&s->log);
 }
 
@@ -221,12 +224,27 @@ static size_t skip_reply(const uint8_t *d, size_t len, size_t pos)
     return len;
 }
 
-static void check_replies(const struct session *s)
+/* The bytes the queue owes, in order: copied blocks and referenced values alike. */
+static void gather_replies(struct session *s)
+{
+    size_t total = 0;
+
+    for (const struct out_block *b = s->out.head; b != NULL; b = b->next) {
+        const uint8_t *bytes = b->value != NULL ? b->value->bytes : b->data;
+        CHECK(b->start < b->len);
+        CHECK(buffer_append(&s->replies, bytes + b->start, b->len - b->start) == 0);
+        total += b->len - b->start;
+    }
+    CHECK(total == out_pending(&s->out));
+}
+
+static void check_replies(struct session *s)
 {
     size_t pos = 0, count = 0;
 
-    while (pos < s->out.len) {
-        pos = skip_reply(s->out.data, s->out.len, pos);
+    gather_replies(s);
+    while (pos < s->replies.len) {
+        pos = skip_reply(s->replies.data, s->replies.len, pos);
         count++;
     }
     CHECK(count == s->executed);

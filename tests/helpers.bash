@@ -382,11 +382,13 @@ implementation_test() {
 # Watching the server's system calls (strace, attached to the running server)
 # ---------------------------------------------------------------------------------------
 
-# trace_server: starts strace on the server, logging poll() (or ppoll(), from step 06) and
-# write() to TRACE_LOG.
+# trace_server: starts strace on the server, logging its wait for events (poll(), ppoll()
+# from step 06, epoll_pwait() from step 08) and its writes (write(), writev() from step 08)
+# to TRACE_LOG.
 trace_server() {
     TRACE_LOG=$BATS_TEST_TMPDIR/trace
-    strace -p "$SERVER_PID" -e trace=poll,ppoll,write -o "$TRACE_LOG" 3>&- 2>/dev/null &
+    strace -p "$SERVER_PID" -e trace=poll,ppoll,epoll_pwait,write,writev -o "$TRACE_LOG" \
+        3>&- 2>/dev/null &
     TRACER_PID=$!
     sleep 1 # strace needs a moment to attach
 }
@@ -394,24 +396,28 @@ trace_server() {
 untrace_server() {
     kill -INT "$TRACER_PID"
     wait "$TRACER_PID" || true
-    grep -q '^write(' "$TRACE_LOG" || fail "strace saw no write(): the test itself is broken"
+    grep -Eq '^([0-9]+ +)?writev?\(' "$TRACE_LOG" ||
+        fail "strace saw no write(): the test itself is broken"
 }
 
 # most_writes_per_round TRACE: from an strace log of poll and write calls, the largest
 # number of write() calls made to one client's descriptor between two poll() calls.
+# writev() counts as a write(), epoll_pwait() as a poll().
 most_writes_per_round() {
     awk '{ sub(/^[0-9]+ +/, "") } # a process id, when strace prints one
-         /^p?poll\(/ { delete writes; next }
-         /^write\([0-9]+,/ {
-             fd = substr($0, 7) + 0
+         /^(p?poll|epoll_pwait)\(/ { delete writes; next }
+         /^writev?\([0-9]+,/ {
+             fd = substr($0, index($0, "(") + 1) + 0
              if (fd > 2 && ++writes[fd] > most) most = writes[fd]
          }
          END { print most + 0 }' "$1"
 }
 
-# client_writes TRACE: how many write() calls went to clients (descriptors above 2).
+# client_writes TRACE: how many write() (or writev()) calls went to clients (descriptors
+# above 2).
 client_writes() {
-    awk '{ sub(/^[0-9]+ +/, "") } /^write\([0-9]+,/ && substr($0, 7) + 0 > 2 { n++ }
+    awk '{ sub(/^[0-9]+ +/, "") }
+         /^writev?\([0-9]+,/ && substr($0, index($0, "(") + 1) + 0 > 2 { n++ }
          END { print n + 0 }' "$1"
 }
 

@@ -28,10 +28,14 @@
 #   07  07-expiry                 keys that expire: the store's heap of deadlines, lazy
 #                                 expiry on every request type, and the expiry task (its
 #                                 200,000-key tests skip themselves: they measure time)
+#   08  07-expiry 08-epoll        everything step 08 changed: replies queued as blocks and
+#                                 values shared by reference (a GET's reply must outlive a
+#                                 SET or an expiry of its key), input kept only when
+#                                 unfinished, the refused and the over-budget connections
 #   09  07-expiry 09-resp         KV/1 now reaches the store through the command table,
 #                                 and RESP's parser keeps argument arrays across reads
 #
-# Steps 04 to 07 do not repeat 02-protocol: its code did not change, and the whole run
+# Steps 04 to 08 do not repeat 02-protocol: its code did not change, and the whole run
 # stays near four minutes. (The fuzz targets, under ASan, cover the protocol and the store
 # of every step: make fuzz-ci.)
 #
@@ -47,6 +51,7 @@ VALGRIND_SUITES_04 := 04-pipelining
 VALGRIND_SUITES_05 := 05-hashtable
 VALGRIND_SUITES_06 := 06-timers
 VALGRIND_SUITES_07 := 07-expiry
+VALGRIND_SUITES_08 := $(VALGRIND_SUITES_07) 08-epoll
 VALGRIND_SUITES_09 := 07-expiry $(if $(wildcard tests/09-resp.bats),09-resp)
 
 valgrind_suites = $(or $(VALGRIND_SUITES_$(1)),$(SUITES_$(1)))

@@ -160,18 +160,15 @@ static long long unix_ms(void)
  * The store, as the handlers use it
  * ------------------------------------------------------------------------------------ */
 
-static bool lookup(struct call *call, const struct arg *key, const uint8_t **value,
-                   size_t *len)
+/* The key's value, borrowed from the store (valid until the key next changes), or NULL. */
+static struct value *lookup(struct call *call, const struct arg *key)
 {
-    return store_get(call->store, key->data, key->len, value, len);
+    return store_get(call->store, key->data, key->len);
 }
 
 static bool exists(struct call *call, const struct arg *key)
 {
-    const uint8_t *value;
-    size_t len;
-
-    return lookup(call, key, &value, &len);
+    return lookup(call, key) != NULL;
 }
 
 /* Milliseconds the key has left: -2 if it does not exist, -1 if it never expires. */
@@ -213,12 +210,11 @@ static int expire_at(struct call *call, const struct arg *key, long long when, l
 
 static int get_command(struct call *call)
 {
-    const uint8_t *value;
-    size_t len;
+    struct value *value = lookup(call, &call->argv[1]);
 
-    if (!lookup(call, &call->argv[1], &value, &len))
+    if (value == NULL)
         return call->reply->null(call->ctx);
-    return reply_bulk(call, value, len);
+    return call->reply->value(call->ctx, value);
 }
 
 enum {
@@ -362,12 +358,12 @@ static int mset_command(struct call *call)
 static int increment(struct call *call, long long by)
 {
     const struct arg *key = &call->argv[1];
-    const uint8_t *value;
+    struct value *value = lookup(call, key);
     long long n = 0;
     char text[24];
     size_t len;
 
-    if (lookup(call, key, &value, &len) && resp_parse_integer(value, len, &n) < 0)
+    if (value != NULL && resp_parse_integer(value->bytes, value->len, &n) < 0)
         return reply_error(call, not_integer);
     if ((by < 0 && n < 0 && by < LLONG_MIN - n) || (by > 0 && n > 0 && by > LLONG_MAX - n))
         return reply_error(call, "ERR increment or decrement would overflow");
@@ -784,9 +780,11 @@ int command_execute(struct store *store, int argc, const struct arg *argv,
 
 /* The one reply a command gave, caught for KV/1 to translate. */
 struct caught {
-    enum { CAUGHT_STATUS, CAUGHT_ERROR, CAUGHT_INTEGER, CAUGHT_BULK, CAUGHT_NULL } kind;
+    enum { CAUGHT_STATUS, CAUGHT_ERROR, CAUGHT_INTEGER, CAUGHT_BULK, CAUGHT_VALUE,
+           CAUGHT_NULL } kind;
     long long integer;
-    const uint8_t *bytes; /* CAUGHT_BULK: points into the store, valid until it changes */
+    const uint8_t *bytes; /* CAUGHT_BULK: the bytes, valid until the command's next change */
+    struct value *value;  /* CAUGHT_VALUE: borrowed from the store, likewise */
     size_t len;
     char error[128];
 };
@@ -830,6 +828,13 @@ static int catch_bulk(void *ctx, const uint8_t *bytes, size_t len)
     return 0;
 }
 
+static int catch_value(void *ctx, struct value *value)
+{
+    ((struct caught *)ctx)->kind = CAUGHT_VALUE;
+    ((struct caught *)ctx)->value = value;
+    return 0;
+}
+
 static int catch_null(void *ctx)
 {
     ((struct caught *)ctx)->kind = CAUGHT_NULL;
@@ -846,7 +851,7 @@ static int catch_array(void *ctx, size_t n)
 }
 
 static const struct reply_ops kv1_catch_ops = {
-    catch_status, catch_error, catch_integer, catch_bulk, catch_null, catch_array,
+    catch_status, catch_error, catch_integer, catch_bulk, catch_value, catch_null, catch_array,
 };
 
 /* Runs {name, args...} and catches its reply. */
@@ -861,7 +866,7 @@ static int run(struct store *store, const char *name, const struct arg *args, in
     return command_execute(store, nargs + 1, argv, &kv1_catch_ops, caught) < 0 ? -1 : 0;
 }
 
-static int kv1_ok_or_not_found(struct buffer *out, bool ok)
+static int kv1_ok_or_not_found(struct out_queue *out, bool ok)
 {
     return append_response(out, ok ? STATUS_OK : STATUS_NOT_FOUND, NULL, 0);
 }
@@ -872,7 +877,7 @@ static int kv1_ok_or_not_found(struct buffer *out, bool ok)
  * that exists, where Redis says 0 for one that had no deadline (so EXISTS settles it).
  */
 static int kv1_translate(struct store *store, const struct request *req,
-                         const struct caught *caught, struct buffer *out)
+                         const struct caught *caught, struct out_queue *out)
 {
     struct caught exists_reply = {.integer = 0};
 
@@ -880,9 +885,9 @@ static int kv1_translate(struct store *store, const struct request *req,
         return append_response(out, STATUS_ERROR, caught->error, caught->len);
     switch (req->type) {
     case REQ_GET:
-        if (caught->kind != CAUGHT_BULK)
+        if (caught->kind != CAUGHT_VALUE)
             return kv1_ok_or_not_found(out, false);
-        return append_response(out, STATUS_OK, caught->bytes, caught->len);
+        return append_value_response(out, caught->value);
     case REQ_SET:
         return kv1_ok_or_not_found(out, true);
     case REQ_DEL:
@@ -903,7 +908,7 @@ static int kv1_translate(struct store *store, const struct request *req,
     return -1;
 }
 
-int kv1_answer(struct store *store, const struct request *req, struct buffer *out)
+int kv1_answer(struct store *store, const struct request *req, struct out_queue *out)
 {
     static const char *const names[] = {
         [REQ_GET] = "GET", [REQ_SET] = "SET", [REQ_DEL] = "DEL", [REQ_PEXPIRE] = "PEXPIRE",

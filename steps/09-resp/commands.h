@@ -14,16 +14,18 @@
 #ifndef COMMANDS_H
 #define COMMANDS_H
 
-#include "buffer.h"
+#include "outqueue.h"
 #include "protocol.h"
 #include "store.h"
+#include "value.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
 /*
  * The replies a handler can give, as Redis's RESP2 has them: a status ("OK"), an error
- * ("ERR ...", its code first), an integer, a string ("bulk"), the null string, and the
+ * ("ERR ...", its code first), an integer, a string ("bulk"), a stored value (a string
+ * the reply may share rather than copy: step 08's out queue), the null string, and the
  * header of an array whose n elements follow as further replies. Each returns 0, or -1 if
  * the reply could not be kept (no memory): the connection cannot keep its word, and ends.
  */
@@ -32,6 +34,7 @@ struct reply_ops {
     int (*error)(void *ctx, const char *text, size_t len);
     int (*integer)(void *ctx, long long n);
     int (*bulk)(void *ctx, const uint8_t *bytes, size_t len);
+    int (*value)(void *ctx, struct value *value);
     int (*null)(void *ctx);
     int (*array)(void *ctx, size_t n);
 };
@@ -55,6 +58,6 @@ int command_execute(struct store *store, int argc, const struct arg *argv,
  * KV/1's front end: a well-formed KV/1 request, carried out by the table's command of the
  * same name, its result mapped to KV/1's response and appended to out. Returns 0, or -1.
  */
-int kv1_answer(struct store *store, const struct request *req, struct buffer *out);
+int kv1_answer(struct store *store, const struct request *req, struct out_queue *out);
 
 #endif

@@ -11,6 +11,8 @@
  *
  * Step 07: four more request types (PEXPIRE, PTTL, PERSIST, DBSIZE), and 8-byte integers
  * in an argument (PEXPIRE's ttl) and in a reply's payload (PTTL's, DBSIZE's).
+ *
+ * Step 08: responses are appended to an out_queue, and a long value is not copied.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -123,16 +125,33 @@ enum parse_result parse_request(const uint8_t *data, size_t len, struct request 
  * Appending a response
  * ------------------------------------------------------------------------------------ */
 
-int append_response(struct buffer *out, enum status status, const void *payload, size_t len)
+static int append_header(struct out_queue *out, enum status status, size_t len)
 {
     uint8_t header[6];
     put_u16(header, (uint16_t)status);
     put_u32(header + 2, (uint32_t)len);
-    if (buffer_reserve(out, sizeof header + len) < 0)
+    return out_append(out, header, sizeof header);
+}
+
+/* On failure the queue may hold the header alone: the caller then closes the connection. */
+int append_response(struct out_queue *out, enum status status, const void *payload, size_t len)
+{
+    if (append_header(out, status, len) < 0)
         return -1;
-    buffer_append(out, header, sizeof header);
-    buffer_append(out, payload, len);
-    return 0;
+    return out_append(out, payload, len);
+}
+
+/*
+ * A short value is copied beside its header, where it costs no more than a reference
+ * would; a long one is queued by reference (step 08): no copy, however many clients GET it.
+ */
+int append_value_response(struct out_queue *out, struct value *value)
+{
+    if (append_header(out, STATUS_OK, value->len) < 0)
+        return -1;
+    if (value->len < OUT_COPY_LIMIT)
+        return out_append(out, value->bytes, value->len);
+    return out_append_value(out, value);
 }
 
 /* ------------------------------------------------------------------------------------
@@ -151,7 +170,7 @@ int arg_u64(const struct arg *arg, uint64_t *value)
     return 0;
 }
 
-int append_u64_response(struct buffer *out, uint64_t value)
+int append_u64_response(struct out_queue *out, uint64_t value)
 {
     uint8_t payload[8];
 

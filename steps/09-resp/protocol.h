@@ -8,11 +8,14 @@
  *
  * Step 07: four request types for keys that expire, whose ttl argument and whose reply
  * payloads are 8-byte integers, also big-endian.
+ *
+ * Step 08: responses go to an out_queue (outqueue.h) instead of a struct buffer, and a
+ * GET's value is queued by reference when it is large (append_value_response).
  */
 #ifndef PROTOCOL_H
 #define PROTOCOL_H
 
-#include "buffer.h"
+#include "outqueue.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -46,12 +49,15 @@ enum parse_result {
 
 enum parse_result parse_request(const uint8_t *data, size_t len, struct request *req,
                                 size_t *frame_len);
-int append_response(struct buffer *out, enum status status, const void *payload, size_t len);
+int append_response(struct out_queue *out, enum status status, const void *payload, size_t len);
+
+/* Step 08: an OK whose payload is a stored value: copied if short, else referenced. */
+int append_value_response(struct out_queue *out, struct value *value);
 
 /* Step 07: an argument that is exactly 8 bytes, as an integer; -1 if it is any other size. */
 int arg_u64(const struct arg *arg, uint64_t *value);
 
 /* Step 07: an OK whose payload is an 8-byte integer (an i64 passed as its two's complement). */
-int append_u64_response(struct buffer *out, uint64_t value);
+int append_u64_response(struct out_queue *out, uint64_t value);
 
 #endif

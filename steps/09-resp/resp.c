@@ -13,7 +13,8 @@
  * more than 1,048,576 arguments, a bulk or header line not ended by \r\n), the reply is
  * ours, and still a "Protocol error".
  *
- * Replies go through one function, put(): everything a RESP client receives passes there.
+ * Replies go through two functions: put() copies bytes into the connection's queue, and
+ * resp_append_value() queues a large stored value by reference (step 08's out queue).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -126,12 +127,13 @@ void resp_parser_release(struct resp_parser *p)
     p->spans = NULL;
     p->argv = NULL;
     p->words = NULL;
+    p->words_cap = 0;
     p->cap = 0;
 }
 
 size_t resp_parser_memory(const struct resp_parser *p)
 {
-    return p->cap * (sizeof *p->spans + sizeof *p->argv);
+    return p->cap * (sizeof *p->spans + sizeof *p->argv) + p->words_cap;
 }
 
 /* ------------------------------------------------------------------------------------
@@ -360,6 +362,7 @@ static enum parse_result split_line(struct resp_parser *p, const uint8_t *line, 
     if (words == NULL)
         return refuse(p, "out of memory");
     p->words = words;
+    p->words_cap = n > 0 ? n : 1;
     for (;;) {
         int r;
         while (i < n && is_space(line[i]))
@@ -415,13 +418,13 @@ enum parse_result resp_parse(struct resp_parser *p, const uint8_t *data, size_t 
  * ------------------------------------------------------------------------------------ */
 
 /* Every byte of every RESP reply goes through here. */
-static int put(struct buffer *out, const void *bytes, size_t len)
+static int put(struct out_queue *out, const void *bytes, size_t len)
 {
-    return buffer_append(out, bytes, len);
+    return out_append(out, bytes, len);
 }
 
 /* A type byte, a decimal integer and \r\n: ":42\r\n", "$5\r\n", "*3\r\n". */
-static int put_line(struct buffer *out, char type, long long n)
+static int put_line(struct out_queue *out, char type, long long n)
 {
     char line[32];
     int len = snprintf(line, sizeof line, "%c%lld\r\n", type, n);
@@ -429,7 +432,7 @@ static int put_line(struct buffer *out, char type, long long n)
     return put(out, line, (size_t)len);
 }
 
-int resp_append_status(struct buffer *out, const char *text)
+int resp_append_status(struct out_queue *out, const char *text)
 {
     if (put(out, "+", 1) < 0 || put(out, text, strlen(text)) < 0)
         return -1;
@@ -437,7 +440,7 @@ int resp_append_status(struct buffer *out, const char *text)
 }
 
 /* A line end inside the text would end the reply early: Redis sends them as spaces. */
-int resp_append_error(struct buffer *out, const char *text, size_t len)
+int resp_append_error(struct out_queue *out, const char *text, size_t len)
 {
     size_t i = 0;
 
@@ -454,7 +457,7 @@ int resp_append_error(struct buffer *out, const char *text, size_t len)
     return put(out, "\r\n", 2);
 }
 
-int resp_append_integer(struct buffer *out, long long n)
+int resp_append_integer(struct out_queue *out, long long n)
 {
     if (n == 0)
         return put(out, ":0\r\n", 4);
@@ -463,21 +466,33 @@ int resp_append_integer(struct buffer *out, long long n)
     return put_line(out, ':', n);
 }
 
-int resp_append_bulk(struct buffer *out, const uint8_t *bytes, size_t len)
+int resp_append_bulk(struct out_queue *out, const uint8_t *bytes, size_t len)
 {
-    if (buffer_reserve(out, len + 32) < 0)
-        return -1;
     if (put_line(out, '$', (long long)len) < 0 || put(out, bytes, len) < 0)
         return -1;
     return put(out, "\r\n", 2);
 }
 
-int resp_append_null(struct buffer *out)
+/*
+ * A GET's reply: the header and the \r\n are copied, the value between them is shared
+ * with the store when it is large (the reply holds a reference: a SET or DEL meanwhile
+ * cannot pull the bytes from under it), and copied when it is short, which is cheaper.
+ */
+int resp_append_value(struct out_queue *out, struct value *value)
+{
+    if (value->len < OUT_COPY_LIMIT)
+        return resp_append_bulk(out, value->bytes, value->len);
+    if (put_line(out, '$', (long long)value->len) < 0 || out_append_value(out, value) < 0)
+        return -1;
+    return put(out, "\r\n", 2);
+}
+
+int resp_append_null(struct out_queue *out)
 {
     return put(out, "$-1\r\n", 5);
 }
 
-int resp_append_array(struct buffer *out, size_t n)
+int resp_append_array(struct out_queue *out, size_t n)
 {
     return put_line(out, '*', (long long)n);
 }
@@ -506,6 +521,11 @@ static int reply_bulk(void *ctx, const uint8_t *bytes, size_t len)
     return resp_append_bulk(ctx, bytes, len);
 }
 
+static int reply_value(void *ctx, struct value *value)
+{
+    return resp_append_value(ctx, value);
+}
+
 static int reply_null(void *ctx)
 {
     return resp_append_null(ctx);
@@ -517,5 +537,5 @@ static int reply_array(void *ctx, size_t n)
 }
 
 const struct reply_ops resp_reply_ops = {
-    reply_status, reply_error, reply_integer, reply_bulk, reply_null, reply_array,
+    reply_status, reply_error, reply_integer, reply_bulk, reply_value, reply_null, reply_array,
 };

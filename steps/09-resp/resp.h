@@ -17,8 +17,8 @@
 #ifndef RESP_H
 #define RESP_H
 
-#include "buffer.h"
 #include "commands.h"
+#include "outqueue.h"
 #include "protocol.h" /* struct arg, enum parse_result */
 
 #include <stdbool.h>
@@ -46,6 +46,7 @@ struct resp_parser {
     struct resp_span *spans;  /* the arguments received so far */
     struct arg *argv;         /* filled when the command is whole */
     uint8_t *words;           /* inline: the arguments, unquoted */
+    size_t words_cap;         /* bytes allocated at words */
     char error[80];           /* why the stream was refused, for PARSE_INVALID */
 };
 
@@ -75,14 +76,15 @@ size_t resp_parser_memory(const struct resp_parser *p);
  * The replies. Each returns 0, or -1 with errno ENOMEM. An error's text carries its code
  * ("ERR ...", "WRONGTYPE ..."); line ends in it are sent as spaces.
  */
-int resp_append_status(struct buffer *out, const char *text);
-int resp_append_error(struct buffer *out, const char *text, size_t len);
-int resp_append_integer(struct buffer *out, long long n);
-int resp_append_bulk(struct buffer *out, const uint8_t *bytes, size_t len);
-int resp_append_null(struct buffer *out);
-int resp_append_array(struct buffer *out, size_t n);
+int resp_append_status(struct out_queue *out, const char *text);
+int resp_append_error(struct out_queue *out, const char *text, size_t len);
+int resp_append_integer(struct out_queue *out, long long n);
+int resp_append_bulk(struct out_queue *out, const uint8_t *bytes, size_t len);
+int resp_append_value(struct out_queue *out, struct value *value); /* a stored value */
+int resp_append_null(struct out_queue *out);
+int resp_append_array(struct out_queue *out, size_t n);
 
-/* The same replies for the command table: ctx is the struct buffer *out. */
+/* The same replies for the command table: ctx is the struct out_queue *out. */
 extern const struct reply_ops resp_reply_ops;
 
 #endif

@@ -1,14 +1,42 @@
 /*
- * server.c - step 09: step 07's server, speaking RESP2 as well as KV/1.
+ * server.c - step 09: step 08's server, speaking RESP2 as well as KV/1.
  *
  * redis-cli, redis-benchmark and Redis's client libraries now work against this server
  * unchanged. The first byte a client sends picks its connection's protocol for good
  * (docs/protocol.md): '*' or a letter is RESP (a Redis client's array, or a command typed
  * at a terminal), 0x00 is KV/1 (whose request types are all below 256), anything else is
  * refused. Both protocols reach the same keys through one table of commands
- * (commands.c); RESP's parser and replies are in resp.c. Here only process_input's step
- * changes: answer_next_request() sends the bytes at the front to the connection's
- * protocol. Pipelining, backpressure and the timeouts apply to RESP exactly as to KV/1.
+ * (commands.c); RESP's parser and replies are in resp.c. Here only the step that answers
+ * one request changes: answer_next_request() hands the bytes at the front to the
+ * connection's protocol. Pipelining, backpressure, the timeouts and the memory budget
+ * apply to RESP exactly as to KV/1.
+ *
+ * From step 08:
+ *
+ * ppoll() took the whole list of connections every round and the kernel scanned all of
+ * it, so a round cost O(connections) even when one client was ready. epoll keeps the
+ * list in the kernel: a connection is registered once (conn_open), changed only when what
+ * it waits for changes (update_interest: EPOLLIN while it reads, EPOLLOUT while replies
+ * wait), and epoll_pwait() returns just the ready ones. Level-triggered, as poll() was:
+ * a connection served a bounded batch this round that still has bytes waiting is simply
+ * reported again next round, so no client has to be read dry and none can starve the rest.
+ *
+ * Ten thousand clients need ten thousand descriptors: at start the server raises its soft
+ * RLIMIT_NOFILE as far as --max-clients needs (default 10000) and the hard limit allows,
+ * and accepts fewer clients if it must, saying so on stderr. A client past --max-clients
+ * gets an ERROR "max clients reached" and a lingering close; those already in never notice.
+ *
+ * Memory follows the bytes actually in flight, not the connections:
+ *
+ *   input    a read is answered straight from read_scratch; only an unfinished frame (or
+ *            requests held back) is copied into the connection's buffer, freed once empty;
+ *   output   replies queue as blocks (outqueue.c) written with one writev(), freed as sent;
+ *            a large GET value is not copied at all: the reply holds a reference to the
+ *            stored value (value.c), so the bytes stay valid even if the key changes;
+ *   budget   the bytes held for all clients stay within --max-client-memory (default 1g):
+ *            past it, the client holding the most gets an ERROR and is closed.
+ *
+ * So an idle connection holds no buffer at all, only its struct conn.
  *
  * From step 07:
  *
@@ -83,13 +111,14 @@
  * A client's failure (a reset, a bad frame, EPIPE) ends that client's connection and
  * nothing else: no error ever propagates out of the loop because of one client.
  */
-#define _GNU_SOURCE /* ppoll(): Linux, and POSIX only since 2024 */
+#define _GNU_SOURCE /* epoll_pwait(): Linux */
 
 #include "buffer.h"
 #include "commands.h"
 #include "hashtable.h" /* container_of() */
 #include "heap.h"
 #include "net.h"
+#include "outqueue.h"
 #include "protocol.h"
 #include "resp.h"
 #include "store.h"
@@ -97,13 +126,14 @@
 #include <errno.h>
 #include <linux/sockios.h> /* SIOCOUTQ */
 #include <malloc.h> /* mallopt(): glibc */
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h> /* RLIMIT_NOFILE */
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -121,12 +151,20 @@
 #define NO_DEADLINE UINT64_MAX
 #define EXPIRE_BATCH 1000              /* the most expired keys freed in one round */
 #define SERVER_TIMERS 3                /* the accept retry, the resize and expiry tasks */
-#define MAX_WAIT_MS 3600000            /* the longest one ppoll() sleeps: fits any time_t */
+#define MAX_WAIT_MS 3600000            /* the longest one epoll_pwait() sleeps: fits an int */
+
+#define DEFAULT_MAX_CLIENTS 10000
+#define MAX_CLIENTS_LIMIT 1000000000   /* a larger --max-clients means the same */
+#define DEFAULT_MAX_CLIENT_MEMORY (UINT64_C(1) << 30) /* --max-client-memory 1g */
+#define MAX_MEMORY_LIMIT (UINT64_C(1) << 60) /* a larger --max-client-memory means the same */
+#define REFUSED_LINGER_MAX 32          /* refused clients lingering at once; more: closed at once */
+#define RESERVED_FDS 64 /* stdio, listener, epoll, REFUSED_LINGER_MAX refused, a few spare */
+#define MAX_EVENTS 1024                /* the most events one epoll_pwait() returns */
 
 /* Set by the SIGINT/SIGTERM handler; the loop checks it after every wake-up. */
 static volatile sig_atomic_t stop_requested;
 
-/* The signal mask ppoll() waits with: the usual one, with SIGINT and SIGTERM let through. */
+/* The signal mask epoll_pwait() waits with: the usual one, with SIGINT and SIGTERM let through. */
 static sigset_t wait_mask;
 
 /* Every key the server holds. It outlives every connection. */
@@ -135,10 +173,16 @@ static struct store *store;
 /* --idle-timeout, in milliseconds; 0 means no idle or request timeout. */
 static uint64_t idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
 
+/* --max-clients (maybe lowered to fit the descriptor limit) and --max-client-memory. */
+static size_t max_clients = DEFAULT_MAX_CLIENTS;
+static uint64_t max_client_memory = DEFAULT_MAX_CLIENT_MEMORY;
+
 /* CLOCK_MONOTONIC in milliseconds, as last read: after each wait, and at each read and write. */
 static uint64_t now_ms;
 
 static const char request_too_slow[] = "request not received in time";
+static const char too_many_clients[] = "max clients reached";
+static const char memory_limit_reached[] = "client memory limit reached";
 
 /*
  * A timer: a deadline in the heap, and what to do when it comes. The owner embeds it
@@ -171,8 +215,11 @@ struct conn {
     enum protocol protocol;
     bool close_when_written; /* the client broke the protocol: send what we owe, then close */
     bool timed_out;          /* a request missed its deadline: send what we owe, then close */
-    struct buffer in;        /* bytes received, not yet parsed */
-    struct buffer out;       /* bytes owed, not yet written */
+    bool refused;            /* over --max-clients: it gets an ERROR and a lingering close */
+    struct buffer in;        /* bytes received, not yet parsed; freed whenever empty */
+    struct out_queue out;    /* bytes owed, not yet written; holds no memory when empty */
+    uint32_t interest;       /* the events epoll watches for it: EPOLLIN or EPOLLOUT */
+    size_t held;             /* in.len, out_pending(&out) and resp's arrays, when last counted */
     struct timer timer;      /* armed at or before the earliest of the deadlines below */
     uint64_t last_io;        /* when a byte was last read from or written to the socket */
     uint64_t request_started; /* when the request at the front of in began to arrive */
@@ -187,18 +234,28 @@ struct conn {
  */
 static struct conn **conns;
 static size_t conns_cap;
-static size_t conn_count;
+static size_t conn_count;    /* clients, not counting the refused */
+static size_t refused_count; /* refused connections still lingering */
 
 /*
- * poll()'s array, refilled every round: the listener, then one entry per connection.
- * conn_open() grows it, so it always has room for every connection and filling it
- * cannot fail.
+ * Bytes held for all clients: over every connection, in.len + out_pending(&out) (received
+ * and not yet answered, plus replies not yet sent), as of each one's last count (held).
+ * Kept within max_client_memory by enforce_memory_limit().
  */
-static struct pollfd *pollfds;
-static size_t pollfds_cap;
+static size_t client_bytes;
 
 /*
- * Every read() lands here, and only the bytes it brought are copied to the connection's
+ * The epoll instance: the kernel's own list of the descriptors we watch and what for.
+ * Each is registered once and changed only when what it waits for changes, so a round
+ * costs in proportion to the descriptors ready, not to all of them.
+ */
+static int epoll_fd = -1;
+static uint32_t listen_interest; /* the listener's: EPOLLIN, or 0 while accept is paused */
+static struct epoll_event events[MAX_EVENTS];
+
+/*
+ * Every read() lands here. Requests are answered straight from it, and only the bytes
+ * they leave (an unfinished frame, requests held back) are copied to the connection's
  * input buffer. Reading straight into that buffer would mean reserving READ_CHUNK bytes
  * of room there first: 64 KiB for each client that has sent one byte.
  */
@@ -224,7 +281,8 @@ static void log_errno(const char *what)
 }
 
 /* ------------------------------------------------------------------------------------
- * Command line:  server [--port PORT] [--idle-timeout SECONDS]
+ * Command line:  server [--port PORT] [--idle-timeout SECONDS] [--max-clients N]
+ *                        [--max-client-memory BYTES]
  * ------------------------------------------------------------------------------------ */
 
 static int parse_port(const char *text, uint16_t *port)
@@ -282,6 +340,54 @@ static int parse_seconds(const char *text, uint64_t *ms)
     return 0;
 }
 
+/*
+ * Digits, at least one, and a value of at least 1; a value past max is taken as max.
+ * Returns where the digits end, or NULL if there are none or they make 0.
+ */
+static const char *parse_positive(const char *text, uint64_t max, uint64_t *value)
+{
+    if (!is_digit(*text))
+        return NULL;
+    for (*value = 0; is_digit(*text); text++) {
+        *value = *value * 10 + (uint64_t)(*text - '0');
+        if (*value > max)
+            *value = max;
+    }
+    return *value > 0 ? text : NULL;
+}
+
+/* N: digits only, N >= 1. Past MAX_CLIENTS_LIMIT, the descriptor limit decides anyway. */
+static int parse_clients(const char *text, size_t *clients)
+{
+    uint64_t value;
+
+    text = parse_positive(text, MAX_CLIENTS_LIMIT, &value);
+    if (text == NULL || *text != '\0')
+        return -1;
+    *clients = (size_t)value;
+    return 0;
+}
+
+/* BYTES: digits, >= 1, then optionally k, m or g: KiB, MiB, GiB. Lower case only, so "1K"
+ * is refused rather than guessed at. */
+static int parse_bytes(const char *text, uint64_t *bytes)
+{
+    uint64_t value, unit = 1;
+
+    text = parse_positive(text, MAX_MEMORY_LIMIT, &value);
+    if (text == NULL)
+        return -1;
+    switch (*text) {
+    case 'k': unit = UINT64_C(1) << 10; text++; break;
+    case 'm': unit = UINT64_C(1) << 20; text++; break;
+    case 'g': unit = UINT64_C(1) << 30; text++; break;
+    }
+    if (*text != '\0')
+        return -1;
+    *bytes = value <= MAX_MEMORY_LIMIT / unit ? value * unit : MAX_MEMORY_LIMIT;
+    return 0;
+}
+
 /* Flags in any order, each followed by its value. */
 static int parse_command_line(int argc, char **argv, uint16_t *port, uint64_t *idle_ms)
 {
@@ -295,6 +401,12 @@ static int parse_command_line(int argc, char **argv, uint16_t *port, uint64_t *i
                 return -1;
         } else if (strcmp(argv[i], "--idle-timeout") == 0) {
             if (parse_seconds(argv[i + 1], idle_ms) < 0)
+                return -1;
+        } else if (strcmp(argv[i], "--max-clients") == 0) {
+            if (parse_clients(argv[i + 1], &max_clients) < 0)
+                return -1;
+        } else if (strcmp(argv[i], "--max-client-memory") == 0) {
+            if (parse_bytes(argv[i + 1], &max_client_memory) < 0)
                 return -1;
         } else {
             return -1;
@@ -319,9 +431,8 @@ static int install_signal_handlers(void)
     sigset_t stop_signals;
 
     /*
-     * No SA_RESTART: a blocked ppoll() must fail with EINTR, or the loop would not look
-     * at stop_requested until the next event. (Linux never restarts ppoll() anyway; other
-     * systems may.)
+     * No SA_RESTART: a blocked epoll_pwait() must fail with EINTR, or the loop would not
+     * look at stop_requested until the next event. (Linux never restarts it anyway.)
      */
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
@@ -330,10 +441,10 @@ static int install_signal_handlers(void)
         return -1;
 
     /*
-     * The stop signals are blocked from here on, and let through only inside ppoll().
+     * The stop signals are blocked from here on, and let through only inside epoll_pwait().
      * Were they deliverable everywhere, one landing after the loop checked stop_requested
      * but before it went to sleep would set the flag too late: the server would sleep on,
-     * for ever now that it has no fixed tick. Blocked, it waits as pending until ppoll()
+     * for ever now that it has no fixed tick. Blocked, it waits as pending until epoll_pwait()
      * swaps in wait_mask, and that swap and the sleep are one step for the kernel.
      */
     sigemptyset(&stop_signals);
@@ -424,23 +535,21 @@ static void run_due_timers(void)
 }
 
 /*
- * How long ppoll() may sleep: until the earliest deadline, or NULL (for ever) if there is
- * none. The clock is read afresh: the round may have lasted a while. A far deadline is
- * slept towards an hour at a time, so the seconds fit even a 32-bit time_t.
+ * How long epoll_pwait() may sleep, in milliseconds: until the earliest deadline, or -1
+ * (for ever) if there is none. The clock is read afresh: the round may have lasted a
+ * while. A far deadline is slept towards an hour at a time, so the wait fits an int.
  */
-static struct timespec *time_to_next_timer(struct timespec *ts)
+static int time_to_next_timer(void)
 {
     struct heap_node *next = heap_min(&timers);
     uint64_t wait_ms;
 
     if (next == NULL)
-        return NULL;
+        return -1;
     wait_ms = next->key > clock_now() ? next->key - now_ms : 0;
     if (wait_ms > MAX_WAIT_MS)
         wait_ms = MAX_WAIT_MS;
-    ts->tv_sec = (time_t)(wait_ms / 1000);
-    ts->tv_nsec = (long)(wait_ms % 1000) * 1000000;
-    return ts;
+    return (int)wait_ms;
 }
 
 /* ------------------------------------------------------------------------------------
@@ -531,16 +640,15 @@ static bool client_took_output(struct conn *c)
     return c->unsent < before;
 }
 
-/* Writes what the socket will take of the output buffer, without waiting. */
+/* Writes what the socket will take of the replies owed, in one writev(), without waiting. */
 static void write_output(struct conn *c)
 {
-    ssize_t n = write(c->fd, c->out.data, c->out.len);
+    ssize_t n = out_write(&c->out, c->fd);
     if (n < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            client_failed(c, "write");
+            client_failed(c, "writev");
         return;
     }
-    buffer_consume(&c->out, (size_t)n);
     c->last_io = clock_now();
     note_unsent(c);
 }
@@ -570,9 +678,9 @@ static void start_draining(struct conn *c)
  * can destroy the last bytes we wrote; with the input emptied it sends a FIN behind them.
  * Bounded: a client that keeps sending cannot keep us here. Errors do not matter now.
  */
-static void discard_input(struct conn *c)
+static void discard_input(int fd)
 {
-    for (int i = 0; i < 16 && read(c->fd, read_scratch, sizeof read_scratch) > 0; i++)
+    for (int i = 0; i < 16 && read(fd, read_scratch, sizeof read_scratch) > 0; i++)
         ;
 }
 
@@ -587,7 +695,7 @@ static void hang_up(struct conn *c)
 {
     if (append_error(c, request_too_slow, sizeof request_too_slow - 1) == 0)
         write_output(c);
-    discard_input(c);
+    discard_input(c->fd);
     c->state = CONN_DONE;
 }
 
@@ -603,7 +711,8 @@ static int append_error(struct conn *c, const char *text, size_t len)
     if (c->protocol != PROTOCOL_RESP)
         return append_response(&c->out, STATUS_ERROR, text, len);
     len = (size_t)snprintf(resp_text, sizeof resp_text, "ERR %.*s", (int)len, text);
-    return resp_append_error(&c->out, resp_text, len < sizeof resp_text ? len : sizeof resp_text - 1);
+    return resp_append_error(&c->out, resp_text,
+                             len < sizeof resp_text ? len : sizeof resp_text - 1);
 }
 
 /*
@@ -611,9 +720,8 @@ static int append_error(struct conn *c, const char *text, size_t len)
  * whole life. One that is neither gets KV/1's ERROR: such a client is most likely a KV/1
  * client gone wrong (a request type of 256 or more).
  */
-static void choose_protocol(struct conn *c)
+static void choose_protocol(struct conn *c, uint8_t first)
 {
-    uint8_t first = c->in.data[0];
     char text[64];
 
     if (first == '*' || (first >= 'a' && first <= 'z') || (first >= 'A' && first <= 'Z')) {
@@ -630,17 +738,19 @@ static void choose_protocol(struct conn *c)
 }
 
 /*
- * Step 09: the RESP command at the front of the input buffer, as answer_next_request()
- * does for KV/1. A command may also end the connection: QUIT once its OK is sent, an HTTP
- * request at once and without a word (what is owed is dropped, as Redis drops it).
+ * Step 09: the RESP command at the front of data[0 .. len), as answer_next_request()
+ * does for KV/1. The parser keeps its progress in c->resp, counted from the command's
+ * first byte, so it holds whether data is the input buffer or a read in read_scratch. A
+ * command may also end the connection: QUIT once its OK is sent, an HTTP request at once
+ * and without a word (what is owed is dropped, as Redis drops it).
  */
-static bool answer_next_command(struct conn *c)
+static bool answer_next_command(struct conn *c, const uint8_t *data, size_t len,
+                                size_t *frame_len)
 {
     const struct arg *argv;
-    size_t frame_len;
     int argc, effect = COMMAND_DONE;
 
-    switch (resp_parse(&c->resp, c->in.data, c->in.len, &argc, &argv, &frame_len)) {
+    switch (resp_parse(&c->resp, data, len, &argc, &argv, frame_len)) {
     case PARSE_INCOMPLETE:
         return false;
     case PARSE_INVALID:
@@ -657,28 +767,28 @@ static bool answer_next_command(struct conn *c)
         c->state = CONN_DONE; /* no memory for the reply, or an HTTP request */
         return false;
     }
-    buffer_consume(&c->in, frame_len);
     c->close_when_written = effect == COMMAND_CLOSE_AFTER_REPLY;
     return !c->close_when_written;
 }
 
 /*
- * Answers the request at the front of the input buffer, if a whole one is there, and
- * returns true. Returns false if none is there yet, or if the client broke the protocol
- * (an ERROR is then owed, and the connection closes once it is written).
+ * Answers the request at the front of data[0 .. len), if a whole one is there, and
+ * returns true; *frame_len says how many bytes it took. Returns false if none is there
+ * yet, or if the client broke the protocol (an ERROR is then owed, and the connection
+ * closes once it is written).
  */
-static bool answer_next_request(struct conn *c)
+static bool answer_next_request(struct conn *c, const uint8_t *data, size_t len,
+                                size_t *frame_len)
 {
     struct request req;
-    size_t frame_len;
 
-    if (c->protocol == PROTOCOL_UNDECIDED && c->in.len > 0)
-        choose_protocol(c);
+    if (c->protocol == PROTOCOL_UNDECIDED && len > 0)
+        choose_protocol(c, data[0]);
     if (c->close_when_written || c->state == CONN_DONE)
         return false;
     if (c->protocol == PROTOCOL_RESP)
-        return answer_next_command(c);
-    switch (parse_request(c->in.data, c->in.len, &req, &frame_len)) {
+        return answer_next_command(c, data, len, frame_len);
+    switch (parse_request(data, len, &req, frame_len)) {
     case PARSE_INCOMPLETE:
         return false;
     case PARSE_INVALID:
@@ -693,50 +803,91 @@ static bool answer_next_request(struct conn *c)
         c->state = CONN_DONE; /* no memory for the reply: we cannot keep our word */
         return false;
     }
-    buffer_consume(&c->in, frame_len);
     return true;
 }
 
 /*
- * Answers the whole requests waiting, in order, into one output buffer, and writes it at
- * once: the socket almost always has room, so waiting a round for POLLOUT would only add
+ * Answers the whole requests at the front of data[0 .. len), in order, until OUTPUT_LIMIT
+ * bytes are owed, and returns how many bytes they took. data is the input buffer's bytes,
+ * or (step 08) a read still in read_scratch: the bytes are not copied to be parsed.
+ */
+static size_t answer_requests(struct conn *c, const uint8_t *data, size_t len)
+{
+    size_t used = 0, frame_len;
+
+    while (!c->close_when_written && out_pending(&c->out) < OUTPUT_LIMIT &&
+           answer_next_request(c, data + used, len - used, &frame_len))
+        used += frame_len;
+    return used;
+}
+
+/*
+ * After answer_requests(): the replies it queued are written at once: the socket
+ * almost always has room, so waiting a round for POLLOUT would only add
  * a poll() per batch. Answering stops once OUTPUT_LIMIT bytes are owed. The requests held
  * back wait in the input buffer, and the connection stays WRITING so that the next round
  * answers them (POLLOUT comes at once while the socket has room). So one client gets one
  * batch and one write() per round, however deep its pipeline, and cannot starve others.
  */
-static void process_input(struct conn *c)
+static void finish_answering(struct conn *c, bool answered)
 {
-    bool answered = false, held_back;
+    bool held_back = out_pending(&c->out) >= OUTPUT_LIMIT;
 
-    while (!c->close_when_written && c->out.len < OUTPUT_LIMIT && answer_next_request(c))
-        answered = true;
-    held_back = c->out.len >= OUTPUT_LIMIT;
     /* What is now at the front of in is a new request, or one we held back: its time
      * starts now. So time spent held back by us does not count against the client. */
     if (answered || held_back)
         c->request_started = clock_now();
     if (c->in.len == 0)
         resp_parser_release(&c->resp); /* between commands: an idle client holds nothing */
-    if (c->state != CONN_DONE && c->out.len > 0)
+    if (c->state != CONN_DONE && out_pending(&c->out) > 0)
         write_output(c);
     if (c->state == CONN_DONE)
         return;
-    if (c->out.len == 0 && c->close_when_written)
+    if (out_pending(&c->out) == 0 && c->close_when_written)
         start_draining(c);
-    else if (c->out.len == 0 && !held_back && c->timed_out)
+    else if (out_pending(&c->out) == 0 && !held_back && c->timed_out)
         hang_up(c);
     else
-        c->state = c->out.len > 0 || held_back ? CONN_WRITING : CONN_READING;
+        c->state = out_pending(&c->out) > 0 || held_back ? CONN_WRITING : CONN_READING;
+}
+
+/* The requests waiting in the input buffer. An emptied buffer is freed, not kept for
+ * the next request: an idle connection holds no input buffer. */
+static void process_input(struct conn *c)
+{
+    size_t used = answer_requests(c, c->in.data, c->in.len);
+
+    buffer_consume(&c->in, used);
+    if (c->in.len == 0)
+        buffer_free(&c->in);
+    finish_answering(c, used > 0);
+}
+
+/*
+ * Step 08: the requests in a read still in read_scratch, when the input buffer held
+ * nothing before it. Only the bytes they leave are copied into the input buffer: none
+ * after an error, since nothing after it is parsed.
+ */
+static void process_read(struct conn *c, size_t len)
+{
+    size_t used = answer_requests(c, read_scratch, len);
+
+    if (c->state != CONN_DONE && used < len && !c->close_when_written &&
+        buffer_append(&c->in, read_scratch + used, len - used) < 0) {
+        client_failed(c, "buffer");
+        return;
+    }
+    finish_answering(c, used > 0);
 }
 
 /* ------------------------------------------------------------------------------------
- * Events from poll()
+ * Events from epoll
  * ------------------------------------------------------------------------------------ */
 
 /*
- * Called when poll() says the socket is readable: takes what has arrived, once, and
- * keeps only those bytes, so the input buffer grows with what the client sent.
+ * Called when epoll says the socket is readable: takes what has arrived, once, and
+ * keeps only those bytes, so the input buffer grows with what the client sent. With no
+ * unfinished request before it, the read is answered where it landed (process_read).
  */
 static void on_readable(struct conn *c)
 {
@@ -755,8 +906,11 @@ static void on_readable(struct conn *c)
     c->last_io = clock_now();
     if (c->state == CONN_DRAINING)
         return; /* thrown away, like the input that was held when draining began */
-    if (c->in.len == 0)
+    if (c->in.len == 0) {
         c->request_started = c->last_io; /* the first byte of a request */
+        process_read(c, (size_t)n);
+        return;
+    }
     if (buffer_append(&c->in, read_scratch, (size_t)n) < 0) {
         client_failed(c, "buffer");
         return;
@@ -765,7 +919,7 @@ static void on_readable(struct conn *c)
 }
 
 /*
- * Called when poll() says the socket is writable: the same work as after a read. The
+ * Called when epoll says the socket is writable: the same work as after a read. The
  * requests left waiting by OUTPUT_LIMIT are answered as soon as the output drains.
  */
 static void on_writable(struct conn *c)
@@ -778,6 +932,7 @@ static void on_writable(struct conn *c)
  * ------------------------------------------------------------------------------------ */
 
 static void conn_close(struct conn *c);
+static void conn_settle(struct conn *c);
 
 /*
  * The request at the front of in has had T seconds and is still not whole, though bytes
@@ -808,7 +963,7 @@ static void on_conn_timer(struct timer *timer)
     struct conn *c = container_of(timer, struct conn, timer);
 
     if (c->state != CONN_DRAINING && idle_timeout_ms > 0 && idle_too_long(c)) {
-        discard_input(c); /* so that close() does not reset away what the client has not read */
+        discard_input(c->fd); /* so that close() does not reset away what the client has not read */
         c->state = CONN_DONE;
     } else if (conn_deadline(c) >= now_ms) {
         arm_conn_timer(c); /* bytes moved since it was armed: not due yet */
@@ -818,14 +973,13 @@ static void on_conn_timer(struct timer *timer)
     } else {
         request_timed_out(c);
     }
-    if (c->state == CONN_DONE)
-        conn_close(c);
-    else
+    if (c->state != CONN_DONE)
         arm_conn_timer(c);
+    conn_settle(c); /* request_timed_out() may have changed what it waits for */
 }
 
 /* ------------------------------------------------------------------------------------
- * Connections: opening, closing, dispatching poll()'s events
+ * Connections: opening, closing, dispatching epoll's events
  * ------------------------------------------------------------------------------------ */
 
 /*
@@ -850,15 +1004,15 @@ static void *grow_array(void *array, size_t *cap, size_t n, size_t elem_size)
 }
 
 /*
- * Makes fd a connection of ours, and grows the tables to hold it: conns, and pollfds,
- * which needs an entry for the listener and one for each connection. Returns -1 if it
- * cannot, and that client alone is refused; the tables stay valid for everyone else.
- * The timer heap gets room for the connection's timer here too, so arming it cannot fail.
+ * Makes fd a connection of ours (a client, or one refused for --max-clients), grows conns
+ * to hold it, and registers it with epoll, waiting for input. Returns -1 if it cannot, and
+ * that client alone is refused; the tables stay valid for everyone else. The timer heap
+ * gets room for the connection's timer here too, so arming it cannot fail.
  */
-static int conn_open(int fd)
+static int conn_open(int fd, bool refused)
 {
+    struct epoll_event event = {.events = EPOLLIN, .data.fd = fd};
     struct conn **grown_conns;
-    struct pollfd *grown_pollfds;
     struct conn *c;
 
     if (set_nonblocking(fd) < 0)
@@ -872,49 +1026,145 @@ static int conn_open(int fd)
     if (grown_conns == NULL)
         return -1;
     conns = grown_conns;
-    grown_pollfds = grow_array(pollfds, &pollfds_cap, conn_count + 2, sizeof *pollfds);
-    if (grown_pollfds == NULL)
-        return -1;
-    pollfds = grown_pollfds;
-    if (heap_reserve(&timers, SERVER_TIMERS + conn_count + 1) < 0)
+    if (heap_reserve(&timers, SERVER_TIMERS + conn_count + refused_count + 1) < 0)
         return -1;
     c = calloc(1, sizeof *c);
     if (c == NULL)
         return -1;
+    if (epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event) < 0) {
+        free(c);
+        return -1;
+    }
     c->fd = fd;
     c->state = CONN_READING;
+    c->refused = refused;
+    c->interest = EPOLLIN;
     c->last_io = clock_now(); /* being accepted counts as a byte moved: the idle clock starts */
     timer_init(&c->timer, on_conn_timer);
     conns[fd] = c;
-    conn_count++;
+    if (refused)
+        refused_count++;
+    else
+        conn_count++;
     arm_conn_timer(c);
     return 0;
 }
 
+/*
+ * close() also takes the descriptor out of the epoll set: the set holds the open socket,
+ * and no other descriptor refers to it (the server never dup()s or fork()s), so this is
+ * its last close.
+ */
 static void conn_close(struct conn *c)
 {
     if (close(c->fd) < 0)
         log_errno("close");
     timer_disarm(&c->timer);
     conns[c->fd] = NULL;
-    conn_count--;
+    if (c->refused)
+        refused_count--;
+    else
+        conn_count--;
+    client_bytes -= c->held;
     accept_paused = false;
     buffer_free(&c->in);
-    buffer_free(&c->out);
+    out_free(&c->out);
     resp_parser_release(&c->resp);
     free(c);
 }
 
-static void handle_events(struct conn *c, short revents)
+/*
+ * Tells epoll what fd waits for now, if that changed: one epoll_ctl() per change of
+ * state, none per request. *registered is what epoll has.
+ */
+static int set_interest(int fd, uint32_t *registered, uint32_t wanted)
 {
-    if (revents & (POLLERR | POLLNVAL))
-        c->state = CONN_DONE;
-    else if (c->state != CONN_WRITING && (revents & (POLLIN | POLLHUP)))
-        on_readable(c);
-    else if (c->state == CONN_WRITING && (revents & (POLLOUT | POLLHUP)))
-        on_writable(c);
+    struct epoll_event event = {.events = wanted, .data.fd = fd};
+
+    if (*registered == wanted)
+        return 0;
+    if (epoll_ctl(epoll_fd, EPOLL_CTL_MOD, fd, &event) < 0)
+        return -1;
+    *registered = wanted;
+    return 0;
+}
+
+/* WRITING waits for room in the socket; every other state waits for input (or EOF). */
+static void update_interest(struct conn *c)
+{
+    if (set_interest(c->fd, &c->interest, c->state == CONN_WRITING ? EPOLLOUT : EPOLLIN) < 0)
+        client_failed(c, "epoll_ctl");
+}
+
+/* Counts the connection's bytes afresh in client_bytes, by the difference. */
+static void note_held(struct conn *c)
+{
+    size_t held = c->in.len + out_pending(&c->out) + resp_parser_memory(&c->resp);
+
+    client_bytes = client_bytes - c->held + held;
+    c->held = held;
+}
+
+/* After anything that may change a connection's state: epoll's interest and the bytes it
+ * holds follow, or it is closed. */
+static void conn_settle(struct conn *c)
+{
+    if (c->state != CONN_DONE)
+        update_interest(c);
     if (c->state == CONN_DONE)
         conn_close(c);
+    else
+        note_held(c);
+}
+
+static void handle_events(struct conn *c, uint32_t revents)
+{
+    if (revents & EPOLLERR)
+        c->state = CONN_DONE;
+    else if (c->state != CONN_WRITING && (revents & (EPOLLIN | EPOLLHUP)))
+        on_readable(c);
+    else if (c->state == CONN_WRITING && (revents & (EPOLLOUT | EPOLLHUP)))
+        on_writable(c);
+    conn_settle(c);
+}
+
+/* ------------------------------------------------------------------------------------
+ * The memory budget (--max-client-memory)
+ * ------------------------------------------------------------------------------------ */
+
+/*
+ * The connection holding the most bytes. A scan of every connection, but only while
+ * client_bytes is over the budget, which a well-behaved load never is.
+ */
+static struct conn *largest_client(void)
+{
+    struct conn *largest = NULL;
+
+    for (size_t fd = 0; fd < conns_cap; fd++)
+        if (conns[fd] != NULL && (largest == NULL || conns[fd]->held > largest->held))
+            largest = conns[fd];
+    return largest;
+}
+
+/*
+ * Closes connections, the largest first, until the bytes held for clients are within
+ * the budget. Each gets an ERROR that says why, if its socket takes it at once, and is
+ * closed without lingering: lingering would keep its memory. Stored keys are untouched.
+ * A connection closed here may still have an event in this round's batch: the loop skips
+ * it, since conns[fd] is NULL now.
+ */
+static void enforce_memory_limit(void)
+{
+    while (client_bytes > max_client_memory) {
+        struct conn *c = largest_client();
+
+        if (c == NULL || c->held == 0)
+            return; /* cannot happen: client_bytes is the sum of held */
+        if (append_error(c, memory_limit_reached, sizeof memory_limit_reached - 1) == 0)
+            write_output(c);
+        discard_input(c->fd);
+        conn_close(c);
+    }
 }
 
 /* ------------------------------------------------------------------------------------
@@ -942,6 +1192,46 @@ static bool client_gave_up(int err)
 }
 
 /*
+ * Step 08: a client past --max-clients, when REFUSED_LINGER_MAX refused ones already
+ * linger: the ERROR in one write (a new socket has room for it), what it has sent
+ * discarded, and closed at once. A few descriptors stay spare however many clients knock.
+ */
+static void refuse_at_once(int fd)
+{
+    struct out_queue out = {0};
+
+    if (set_nonblocking(fd) == 0 &&
+        append_response(&out, STATUS_ERROR, too_many_clients, sizeof too_many_clients - 1) == 0)
+        (void)out_write(&out, fd); /* if it does not take it, so be it: it is refused */
+    out_free(&out);
+    discard_input(fd);
+    if (close(fd) < 0)
+        log_errno("close");
+}
+
+/*
+ * Step 08: a client past --max-clients gets an ERROR and the usual lingering close (a
+ * connection of its own, not counted as a client), so that it can read why; the clients
+ * already in never notice.
+ */
+static void refuse_client(int fd)
+{
+    struct conn *c;
+
+    if (refused_count >= REFUSED_LINGER_MAX || conn_open(fd, true) < 0) {
+        refuse_at_once(fd);
+        return;
+    }
+    c = conns[fd];
+    c->close_when_written = true;
+    if (append_response(&c->out, STATUS_ERROR, too_many_clients, sizeof too_many_clients - 1) < 0)
+        c->state = CONN_DONE;
+    else
+        finish_answering(c, false); /* writes it, and starts the lingering close */
+    conn_settle(c);
+}
+
+/*
  * Accepts every client waiting in the backlog. Returns -1 only if accept() fails for a
  * reason no client caused.
  */
@@ -966,7 +1256,9 @@ static int accept_clients(int listen_fd)
             log_errno("accept");
             return -1;
         }
-        if (conn_open(fd) < 0) {
+        if (conn_count >= max_clients)
+            refuse_client(fd);
+        else if (conn_open(fd, false) < 0) {
             log_errno("new connection");
             if (close(fd) < 0)
                 log_errno("close");
@@ -1007,7 +1299,7 @@ static void arm_rehash_timer(void)
 /*
  * Active expiry: frees a batch of the keys whose deadline has passed. It does not re-arm
  * itself: arm_expire_timer() does, after the round's timers have run. If more keys are
- * due, that is for now, so ppoll() does not sleep but first serves every client that is
+ * due, that is for now, so epoll_pwait() does not sleep but first serves every client that is
  * ready; the next batch comes after them.
  */
 static void on_expire_timer(struct timer *timer)
@@ -1034,41 +1326,49 @@ static void arm_expire_timer(void)
  * ------------------------------------------------------------------------------------ */
 
 /*
- * Fills pollfds: the listener first, then each connection with the one event it awaits,
- * and returns how many entries it filled. conn_open() made room for them all.
+ * Handles one batch of events from epoll_pwait(). The connections' events come first and
+ * the listener's last, after all of them. Invariant: no descriptor closed during a batch
+ * is reused within it, since only accept() could hand one out again. So an event whose
+ * conns[fd] is NULL is for a connection closed earlier in this batch (by its own
+ * handling, or by the memory budget), and is skipped, never given to a newcomer.
  */
-static size_t fill_pollfds(int listen_fd)
+static int handle_batch(int listen_fd, int ready)
 {
-    size_t n = 0;
+    bool listener_ready = false;
 
-    pollfds[n++] = (struct pollfd){.fd = listen_fd, .events = accept_paused ? 0 : POLLIN};
-    for (size_t fd = 0; fd < conns_cap; fd++) {
-        struct conn *c = conns[fd];
-        if (c != NULL)
-            pollfds[n++] = (struct pollfd){
-                .fd = c->fd, .events = c->state == CONN_WRITING ? POLLOUT : POLLIN};
+    for (int i = 0; i < ready; i++) {
+        int fd = events[i].data.fd;
+        if (fd == listen_fd) {
+            listener_ready = (events[i].events & EPOLLIN) != 0;
+        } else if (conns[fd] != NULL) {
+            handle_events(conns[fd], events[i].events);
+            enforce_memory_limit();
+        }
     }
-    return n;
+    if (listener_ready && accept_clients(listen_fd) < 0)
+        return -1;
+    return 0;
 }
 
-/*
- * Waits for events and handles them, round after round, until a stop is requested.
- *
- * The connections are handled before the listener, from this round's snapshot of
- * pollfds: a connection closed during the round frees its descriptor, and a client
- * accepted afterwards may get the same number, but never in this round's array, so no
- * event is ever delivered to the wrong connection.
- */
+/* The epoll instance, with the listener registered once, waiting for clients. */
+static int watch_listener(int listen_fd)
+{
+    struct epoll_event event = {.events = EPOLLIN, .data.fd = listen_fd};
+
+    epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd < 0 || epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_fd, &event) < 0)
+        return -1;
+    listen_interest = EPOLLIN;
+    return 0;
+}
+
+/* Waits for events and handles them, round after round, until a stop is requested. */
 static int serve_forever(int listen_fd)
 {
-    struct timespec timeout;
-    size_t count;
     int ready;
 
-    /* Room for the listener's entry; conn_open() adds one for each connection. */
-    pollfds = grow_array(pollfds, &pollfds_cap, 1, sizeof *pollfds);
-    if (pollfds == NULL) {
-        log_errno("poll array");
+    if (watch_listener(listen_fd) < 0) {
+        log_errno("epoll");
         return -1;
     }
     /* The server's own timers, and room for them; conn_open() reserves one per connection. */
@@ -1084,25 +1384,27 @@ static int serve_forever(int listen_fd)
         return -1;
     }
     while (!stop_requested) {
-        count = fill_pollfds(listen_fd);
+        /* The listener is left out while accept() is paused (accept_paused). */
+        if (set_interest(listen_fd, &listen_interest, accept_paused ? 0 : EPOLLIN) < 0) {
+            log_errno("epoll_ctl");
+            return -1;
+        }
         /* Sleeps until an event, the earliest deadline or a stop signal, whichever first. */
-        ready = ppoll(pollfds, (nfds_t)count, time_to_next_timer(&timeout), &wait_mask);
+        ready = epoll_pwait(epoll_fd, events, MAX_EVENTS, time_to_next_timer(), &wait_mask);
         if (ready < 0) {
             if (errno == EINTR)
                 continue;
-            log_errno("ppoll");
+            log_errno("epoll_pwait");
             return -1;
         }
         if (read_clock() < 0) {
             log_errno("clock_gettime");
             return -1;
         }
-        for (size_t i = 1; i < count; i++)
-            if (pollfds[i].revents != 0)
-                handle_events(conns[pollfds[i].fd], pollfds[i].revents);
-        if ((pollfds[0].revents & POLLIN) && accept_clients(listen_fd) < 0)
+        if (handle_batch(listen_fd, ready) < 0)
             return -1;
         run_due_timers();
+        enforce_memory_limit();
         arm_rehash_timer();
         arm_expire_timer();
     }
@@ -1116,8 +1418,52 @@ static void close_all_connections(void)
         if (conns[fd] != NULL)
             conn_close(conns[fd]);
     free(conns);
-    free(pollfds);
     heap_free(&timers);
+    if (epoll_fd >= 0 && close(epoll_fd) < 0)
+        log_errno("close");
+}
+
+/* ------------------------------------------------------------------------------------
+ * Descriptors for --max-clients (step 08)
+ * ------------------------------------------------------------------------------------ */
+
+/*
+ * The hard limit is too low: accept as many clients as it leaves room for, and say so.
+ * A small limit (ulimit -n 40) keeps a quarter of it spare rather than RESERVED_FDS, or it
+ * would leave no clients at all; a refused client that then finds no descriptor waits in
+ * the backlog while accept() is paused, as before this step.
+ */
+static void fit_clients_to(rlim_t limit)
+{
+    rlim_t spare = limit / 4 < RESERVED_FDS ? limit / 4 : RESERVED_FDS;
+
+    max_clients = limit > spare + 1 ? (size_t)(limit - spare) : 1;
+    fprintf(stderr, "server: descriptor limit %llu allows only %zu clients\n",
+            (unsigned long long)limit, max_clients);
+}
+
+/*
+ * Each client is a descriptor, and the usual soft limit is 1024. Raises it towards
+ * max_clients + RESERVED_FDS, as far as the hard limit goes. setrlimit() can still fail
+ * below the hard limit (the kernel's own fs.nr_open): the soft limit then stays as it was.
+ */
+static int raise_descriptor_limit(void)
+{
+    rlim_t want = (rlim_t)max_clients + RESERVED_FDS;
+    struct rlimit limit, raised;
+
+    if (getrlimit(RLIMIT_NOFILE, &limit) < 0)
+        return -1;
+    if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < want) {
+        raised = limit;
+        raised.rlim_cur = limit.rlim_max != RLIM_INFINITY && limit.rlim_max < want
+                              ? limit.rlim_max : want;
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            limit = raised;
+    }
+    if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < want)
+        fit_clients_to(limit.rlim_cur);
+    return 0;
 }
 
 /* ------------------------------------------------------------------------------------
@@ -1130,8 +1476,13 @@ int main(int argc, char **argv)
     int listen_fd, status;
 
     if (parse_command_line(argc, argv, &port, &idle_timeout_ms) < 0) {
-        fprintf(stderr, "usage: %s [--port PORT] [--idle-timeout SECONDS]\n", argv[0]);
+        fprintf(stderr, "usage: %s [--port PORT] [--idle-timeout SECONDS] [--max-clients N]"
+                        " [--max-client-memory BYTES]\n", argv[0]);
         return 2;
+    }
+    if (raise_descriptor_limit() < 0) {
+        log_errno("getrlimit");
+        return 1;
     }
     /*
      * glibc keeps small freed blocks unmerged, in "fastbins", and merges them all in one
@@ -1143,6 +1494,18 @@ int main(int argc, char **argv)
      */
 #ifdef M_MXFAST
     (void)mallopt(M_MXFAST, 0);
+#endif
+    /*
+     * Step 08 frees a connection's input buffer as soon as it empties, and one that held a
+     * large SET is itself large. glibc raises its mmap threshold to the size of each
+     * mmap()ed block freed, so after one such buffer every value below that size would
+     * come from the heap, whose memory goes back to the system only from its top: a
+     * server that freed 100 MiB of values could keep most of it. Setting the threshold
+     * (to glibc's default, 128 KiB) turns that adjustment off: a large value stays a
+     * mapping of its own, unmapped when freed.
+     */
+#ifdef M_MMAP_THRESHOLD
+    (void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 #endif
     if (install_signal_handlers() < 0) {
         log_errno("sigaction");

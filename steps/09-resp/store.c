@@ -24,6 +24,10 @@
  *
  * A key without a time to live pays 16 bytes for its idle node, and no heap slot.
  *
+ * Step 08: the value is a struct value (value.c) with a reference count, and the store
+ * holds one reference. Replacing, deleting or expiring a key releases it; a reply still
+ * being sent holds its own, and the bytes are freed only when that reply is written.
+ *
  * Step 09: store_clear(), every key at once.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -42,8 +46,7 @@
 struct entry {
     struct ht_node node;
     struct heap_node expiry; /* in the store's heap while the key has a deadline (key) */
-    uint8_t *value;
-    size_t value_len;
+    struct value *value; /* the store's reference */
     size_t key_len;
     uint8_t key[];
 };
@@ -63,15 +66,6 @@ struct store {
 static bool bytes_equal(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
 {
     return a_len == b_len && (a_len == 0 || memcmp(a, b, a_len) == 0);
-}
-
-/* A copy of len bytes; never NULL on success, even for len 0. */
-static uint8_t *bytes_copy(const uint8_t *data, size_t len)
-{
-    uint8_t *copy = malloc(len > 0 ? len : 1);
-    if (copy != NULL && len > 0)
-        memcpy(copy, data, len);
-    return copy;
 }
 
 /* ------------------------------------------------------------------------------------
@@ -128,7 +122,7 @@ static bool same_node(const struct ht_node *node, const void *wanted)
 
 static void entry_free(struct entry *entry)
 {
-    free(entry->value);
+    value_release(entry->value);
     free(entry);
 }
 
@@ -241,14 +235,14 @@ int store_set(struct store *store, const uint8_t *key, size_t key_len,
 {
     uint64_t hash = key_hash(store, key, key_len);
     struct entry *entry = find_live(store, hash, key, key_len);
-    uint8_t *copy = bytes_copy(value, value_len);
+    struct value *copy = value_create(value, value_len);
     if (copy == NULL)
         return -1;
 
     if (entry == NULL) {
         entry = malloc(sizeof *entry + key_len);
         if (entry == NULL) {
-            free(copy);
+            value_release(copy);
             errno = ENOMEM;
             return -1;
         }
@@ -260,26 +254,20 @@ int store_set(struct store *store, const uint8_t *key, size_t key_len,
         heap_node_init(&entry->expiry);
         if (ht_insert(&store->table, &entry->node) < 0) {
             free(entry);
-            free(copy);
+            value_release(copy);
             return -1; /* errno is ENOMEM */
         }
     }
     entry_persist(store, entry);
-    free(entry->value);
+    value_release(entry->value);
     entry->value = copy;
-    entry->value_len = value_len;
     return 0;
 }
 
-bool store_get(struct store *store, const uint8_t *key, size_t key_len,
-               const uint8_t **value, size_t *value_len)
+struct value *store_get(struct store *store, const uint8_t *key, size_t key_len)
 {
     struct entry *entry = find_live(store, key_hash(store, key, key_len), key, key_len);
-    if (entry == NULL)
-        return false;
-    *value = entry->value;
-    *value_len = entry->value_len;
-    return true;
+    return entry != NULL ? entry->value : NULL;
 }
 
 /* An expired key is freed all the same, but it was not there to delete. */

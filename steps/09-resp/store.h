@@ -10,6 +10,11 @@
  * frees the expired keys no request touches (active expiry), a bounded batch per call.
  * The store never reads a clock: its caller tells it the time (store_set_time).
  *
+ * Step 08: each value is a struct value (value.h) with a reference count. store_get()
+ * hands out the store's value itself; a caller that keeps it past the next change to the
+ * key takes a reference of its own (value_hold), so a reply can be sent from it without
+ * copying it.
+ *
  * Step 09: store_clear() empties the store, for RESP's FLUSHALL.
  */
 #ifndef STORE_H
@@ -18,6 +23,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "value.h"
 
 struct store;
 
@@ -29,9 +36,9 @@ void store_destroy(struct store *store);
 int store_set(struct store *store, const uint8_t *key, size_t key_len,
               const uint8_t *value, size_t value_len);
 
-/* On true, *value points into the store: valid until the key is next changed. */
-bool store_get(struct store *store, const uint8_t *key, size_t key_len,
-               const uint8_t **value, size_t *value_len);
+/* The key's value, or NULL if there is no such key. Borrowed: valid until the key is next
+ * changed, unless the caller holds it (value_hold). */
+struct value *store_get(struct store *store, const uint8_t *key, size_t key_len);
 
 /* Returns true if the key existed. */
 bool store_del(struct store *store, const uint8_t *key, size_t key_len);
