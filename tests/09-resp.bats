@@ -252,6 +252,8 @@ EOF
 @test "table: EXPIRE, PEXPIRE, TTL, PTTL and PERSIST, and Redis's bounds on expiry times" {
     explained_in "$SEE_TABLE"
     start_redis
+    # TTL rounds to the nearest second: 100.7 s left is 101, 100.3 s is 100
+    expect_like_redis 'SET r 1 PX 100700\r\nTTL r\r\nPEXPIRE r 100300\r\nTTL r\r\nQUIT\r\n'
     expect_like_redis 'TTL a\r\nPTTL a\r\nEXPIRE a 100\r\nSET a 1\r\nTTL a\r\nEXPIRE a 100000\r\nTTL a\r\nPERSIST a\r\nPERSIST a\r\nTTL a\r\nEXPIRE a 9223372036854775\r\nPEXPIRE a 9223372036854775807\r\nEXPIRE missing 9223372036854775\r\nEXPIRE a abc\r\nPEXPIRE a 4611686018427387905\r\nPERSIST a\r\nEXPIRE a -1\r\nEXISTS a\r\nSET a 1\r\nPEXPIRE a 0\r\nGET a\r\nQUIT\r\n'
 }
 
@@ -328,9 +330,9 @@ EOF
     # KV/1 SET "k\r\n" = "\x00v\r\n" ; read back over RESP
     run kv raw --hex <<<"0002 00000003 6b0d0a 00000004 00760d0a"
     expect_output "$(printf '%s\n' OK '(closed)')"
-    expect_raw '*2\r\n$3\r\nGET\r\n$3\r\nk\r\n\r\nQUIT\r\n' '$4\r\n' '\x00v\r\n' '+OK\r\n' '(closed)'
+    expect_raw '*2\r\n$3\r\nGET\r\n$3\r\nk\r\n\r\nQUIT\r\n' '$4\r\n' '\x00v\r\n' '\r\n' '+OK\r\n' '(closed)'
     # RESP SET, DEL; KV/1 GET
-    expect_raw '*3\r\n$3\r\nSET\r\n$1\r\nr\r\n$3\r\n\xff\x00\n\r\nDEL k\r\nQUIT\r\n' '+OK\r\n' ':1\r\n' '+OK\r\n' '(closed)'
+    expect_raw '*3\r\n$3\r\nSET\r\n$1\r\nr\r\n$3\r\n\xff\x00\n\r\n*2\r\n$3\r\nDEL\r\n$3\r\nk\r\n\r\nQUIT\r\n' '+OK\r\n' ':1\r\n' '+OK\r\n' '(closed)'
     run kv raw --hex <<<"$(get_frame r) 0001 00000003 6b0d0a"
     expect_output "$(printf '%s\n' '"\xff\x00\n"' '(nil)' '(closed)')"
 }
