@@ -448,6 +448,8 @@ EOF
         for cmd in "set k v" "get k" "incr n" "incrby n 41" "get missing" "del k n" "ping" \
             "echo hi" "dbsize" "nosuchcommand a" "get"; do
             redis-cli -p "$port" $cmd 2>&1
+            # as at a terminal: "(integer) 1", "(nil)", "(error) ..."
+            redis-cli --no-raw -p "$port" $cmd 2>&1
         done >"$BATS_TEST_TMPDIR/cli.$port"
     done
     ours=$(cat "$BATS_TEST_TMPDIR/cli.$PORT")
@@ -484,18 +486,23 @@ EOF
         sleep 0.3
         echo "incr greeting"
         sleep 0.3
+        echo "incr counter"
+        sleep 0.3
+        echo "get missing"
+        sleep 0.3
         echo "quit"
         sleep 0.3
     } | TERM=dumb timeout 20 script -qec "redis-cli -p $PORT" /dev/null >"$BATS_TEST_TMPDIR/tty" 2>&1
     run tr -d '\r' <"$BATS_TEST_TMPDIR/tty"
     [[ $output == *'"hello"'* && $output == *"(error) ERR value is not an integer or out of range"* &&
-        $output == *"127.0.0.1:$PORT> "* ]] ||
-        fail "expected redis-cli's prompt, \"hello\" for the GET and the error of the INCR; got:" "$output"
+        $output == *"(integer) 1"* && $output == *"(nil)"* && $output == *"127.0.0.1:$PORT> "* ]] ||
+        fail "expected redis-cli's prompt, \"hello\" for the GET, the error of the INCR," \
+            "(integer) 1 for the other INCR and (nil) for the missing key; got:" "$output"
 }
 
 # benchmark ARGS...: redis-benchmark against our server; each test's result line, one a line.
 benchmark() {
-    timeout 60 redis-benchmark -p "$PORT" -t ping,set,get,incr,mset -n 2000 -c 20 -q "$@" 2>&1 |
+    timeout 20 redis-benchmark -p "$PORT" -t ping,set,get,incr,mset -n 2000 -c 20 -q "$@" 2>&1 |
         tr '\r' '\n' | grep 'requests per second' | sed 's/:.*//' | sed 's/^ *//'
 }
 
