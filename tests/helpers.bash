@@ -436,3 +436,85 @@ say_where_explained() {
     [ -n "${BATS_TEST_COMPLETED:-}" ] || [ -z "${EXPLAINED_IN:-}" ] ||
         printf 'see %s\n' "$EXPLAINED_IN" >&2
 }
+
+# ---------------------------------------------------------------------------------------
+# A real Redis beside the server under test (step 09 on: the RESP replies are Redis's)
+# ---------------------------------------------------------------------------------------
+
+# The tests' Python: the system's own, which the redis-py package (python3-redis) is
+# installed for. tests/resp_diff.py needs nothing but its standard library.
+PYTHON3=${PYTHON3:-/usr/bin/python3}
+REDIS_SERVER=${REDIS_SERVER:-redis-server}
+
+# free_port: a TCP port on 127.0.0.1 that nothing listened on a moment ago. (Redis has
+# no --port 0 with a ready line, so the test picks its port; start_redis retries if
+# someone else takes it first.)
+free_port() {
+    "$PYTHON3" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# redis_answers PORT: true if a RESP server on PORT answers PING with +PONG.
+redis_answers() {
+    local fd line
+    exec {fd}<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null || return 1
+    printf 'PING\r\n' >&"$fd"
+    IFS= read -r -t 2 line <&"$fd" || line=
+    exec {fd}>&-
+    [ "$line" = $'+PONG\r' ]
+}
+
+# start_redis: starts a real redis-server on a free port for this test, with nothing saved
+# to disk, the same 32 MiB bulk limit as ours, and one database (so SELECT 1 fails, as it
+# does on our server); sets REDIS_PORT and REDIS_PID. stop_redis, in teardown, stops it.
+# Skips the test when redis-server is not installed.
+start_redis() {
+    local port
+    command -v "$REDIS_SERVER" >/dev/null ||
+        skip "redis-server is not installed (Debian: apt-get install redis-server): this test compares our replies with Redis's"
+    for _ in 1 2 3 4 5; do
+        port=$(free_port)
+        "$REDIS_SERVER" --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+            --proto-max-bulk-len 32mb --databases 1 --daemonize no \
+            --dir "$BATS_TEST_TMPDIR" --logfile "$BATS_TEST_TMPDIR/redis.log" \
+            >/dev/null 2>&1 3>&- &
+        REDIS_PID=$!
+        for _ in $(seq 100); do
+            if redis_answers "$port"; then
+                REDIS_PORT=$port
+                return 0
+            fi
+            kill -0 "$REDIS_PID" 2>/dev/null || break # its port was taken: try another
+            sleep 0.05
+        done
+        stop_redis
+    done
+    fail "redis-server did not start; its log:" "$(cat "$BATS_TEST_TMPDIR/redis.log" 2>/dev/null)"
+}
+
+stop_redis() {
+    [ -n "${REDIS_PID:-}" ] || return 0
+    kill -TERM "$REDIS_PID" 2>/dev/null || true
+    for _ in $(seq 100); do
+        kill -0 "$REDIS_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -KILL "$REDIS_PID" 2>/dev/null || true
+    wait "$REDIS_PID" 2>/dev/null || true
+    REDIS_PID=
+}
+
+# need_command NAME PACKAGE: skips the test when NAME is not installed.
+need_command() {
+    command -v "$1" >/dev/null ||
+        skip "$1 is not installed (Debian: apt-get install $2)"
+}
+
+# resp_raw PORT BYTES [--quiet SECONDS]: sends BYTES (Python escapes: \r \n \x00) on a new
+# connection and prints what comes back, one escaped line per CRLF-ended piece, then
+# "(closed)" if the server hung up, "(open)" if it was still open after a second of
+# silence.
+resp_raw() {
+    local port=$1 bytes=$2
+    shift 2
+    "$PYTHON3" "$KV_ROOT/tests/resp_diff.py" raw --port "$port" "$@" -- "$bytes"
+}

@@ -1,0 +1,551 @@
+#!/usr/bin/env bats
+# 09-resp.bats - step 09's second protocol: RESP2, Redis's, on the same port as KV/1. These
+# tests run against step 09 and every later step.
+#
+# Most of them hold our server up against a real Redis 7 (redis-server, started for the
+# test by start_redis on a port of its own): the same bytes go to both, and the same bytes
+# must come back, errors included. tests/resp_diff.py does the sending: `diff` runs long
+# seeded random command sequences through both servers, and `raw` sends a few bytes and
+# prints the reply and whether the server hung up. Where our server is stricter than
+# Redis (an array over 1,048,576 elements, a bulk not followed by CRLF), the test checks
+# our rules alone. Tests that need redis-server, redis-cli, redis-benchmark or redis-py
+# skip themselves, saying so, when it is not installed.
+#
+# The test names start with the part of chapter 09 they check (diff, wire, inline, table,
+# first byte, errors, clients), so `bats -f '^errors'` runs one part. RESP_DIFF_SEEDS
+# chooses the random sequences: RESP_DIFF_SEEDS="1 2 3 4 5 6 7 8 9" runs more of them.
+
+load helpers
+
+SEE_BYTES='docs/09-resp.md, section "RESP byte by byte"'
+SEE_INLINE='docs/09-resp.md, section "Inline commands"'
+SEE_TABLE='docs/09-resp.md, section "The command table"'
+SEE_FIRST='docs/09-resp.md, section "Why the first byte can choose"'
+SEE_ERRORS='docs/09-resp.md, section "Protocol errors"'
+SEE_CLIENTS='docs/09-resp.md, section "Real clients: redis-cli, redis-benchmark, redis-py"'
+
+DIFF=$KV_ROOT/tests/resp_diff.py
+SEEDS=${RESP_DIFF_SEEDS:-1 2 3}
+
+setup() {
+    start_server
+}
+
+teardown() {
+    say_where_explained
+    stop_redis
+    stop_server
+}
+
+# ---------------------------------------------------------------------------------------
+# Comparing with Redis
+# ---------------------------------------------------------------------------------------
+
+# diff_with_redis MODE SEED COMMANDS [MORE...]: one random sequence through both servers.
+diff_with_redis() {
+    local mode=$1 seed=$2 commands=$3
+    shift 3
+    run "$PYTHON3" "$DIFF" diff --ours "$PORT" --ref "$REDIS_PORT" --seed "$seed" \
+        --mode "$mode" --commands "$commands" "$@"
+    [ "$status" -eq 0 ] ||
+        fail "our replies differ from Redis 7's (tests/resp_diff.py diff, mode $mode, seed $seed):" \
+            "$output"
+}
+
+# expect_like_redis BYTES: BYTES (Python escapes), sent on a new connection to our server
+# and to Redis, get the same bytes back, and the same ending: both close, or neither.
+expect_like_redis() {
+    local ours redis
+    ours=$(resp_raw "$PORT" "$1")
+    redis=$(resp_raw "$REDIS_PORT" "$1")
+    [ "$ours" = "$redis" ] ||
+        fail "sent: $1" "expected (what Redis 7 answers, one line per CRLF):" "$redis" \
+            "got:" "$ours"
+}
+
+# expect_raw BYTES WANT...: BYTES sent to our server get exactly the lines WANT (resp_raw's
+# form: escaped, one line per CRLF, "(closed)" or "(open)" last).
+expect_raw() {
+    local bytes=$1 want got
+    shift
+    want=$(printf '%s\n' "$@")
+    got=$(resp_raw "$PORT" "$bytes")
+    [ "$got" = "$want" ] || fail "sent: $bytes" "expected:" "$want" "got:" "$got"
+}
+
+# expect_protocol_error BYTES OWED...: our server answers BYTES with the replies OWED to the
+# commands before the bad part, then an error starting "-ERR Protocol error: ", then
+# closes.
+expect_protocol_error() {
+    local bytes=$1 got want n
+    shift
+    got=$(resp_raw "$PORT" "$bytes")
+    mapfile -t lines <<<"$got"
+    n=$#
+    want=$(printf '%s\n' "$@" '-ERR Protocol error: ...\r\n' '(closed)')
+    [ "$(printf '%s\n' "${lines[@]:0:n}")" = "$(printf '%s\n' "$@")" ] &&
+        [[ ${lines[n]:-} == '-ERR Protocol error: '*'\r\n' ]] &&
+        [ "${lines[n + 1]:-}" = "(closed)" ] && [ "${#lines[@]}" -eq $((n + 2)) ] ||
+        fail "sent: $bytes" "expected:" "$want" "got:" "$got"
+}
+
+# ---------------------------------------------------------------------------------------
+# Random command sequences, compared with Redis
+# ---------------------------------------------------------------------------------------
+
+@test "diff: random commands, one at a time, get Redis's replies byte for byte" {
+    explained_in "$SEE_TABLE"
+    start_redis
+    for seed in $SEEDS; do
+        diff_with_redis lockstep "$seed" 400 || return 1
+    done
+}
+
+@test "diff: random commands pipelined, one byte per write, get Redis's replies" {
+    explained_in "$SEE_BYTES"
+    start_redis
+    for seed in $SEEDS; do
+        diff_with_redis bytes "$((seed + 100))" 250 || return 1
+    done
+}
+
+@test "diff: random commands pipelined, cut at random points, get Redis's replies" {
+    explained_in "$SEE_BYTES"
+    start_redis
+    for seed in $SEEDS; do
+        diff_with_redis chunks "$((seed + 200))" 400 || return 1
+    done
+}
+
+# ---------------------------------------------------------------------------------------
+# The wire format
+# ---------------------------------------------------------------------------------------
+
+@test "wire: an array of bulk strings is a command; a bulk reply carries CR, LF and NUL" {
+    explained_in "$SEE_BYTES"
+    expect_raw '*3\r\n$3\r\nSET\r\n$4\r\na\r\nb\r\n$5\r\n\r\n\x00\r\n\r\n*2\r\n$3\r\nGET\r\n$4\r\na\r\nb\r\nQUIT\r\n' \
+        '+OK\r\n' '$5\r\n' '\r\n' '\x00\r\n' '\r\n' '+OK\r\n' '(closed)'
+}
+
+@test "wire: empty keys and values, and a missing key's null bulk" {
+    explained_in "$SEE_BYTES"
+    start_redis
+    expect_like_redis '*3\r\n$3\r\nSET\r\n$0\r\n\r\n$0\r\n\r\n*2\r\n$3\r\nGET\r\n$0\r\n\r\n*2\r\n$3\r\nGET\r\n$1\r\nx\r\n*3\r\n$4\r\nMGET\r\n$0\r\n\r\n$1\r\nx\r\nQUIT\r\n'
+}
+
+@test "wire: a 4 MiB value comes back whole" {
+    explained_in "$SEE_BYTES"
+    start_redis
+    diff_with_redis lockstep 7 40 --max-value $((4 << 20))
+    # and by hand, so the test does not rest on the random draw alone
+    run "$PYTHON3" - "$PORT" <<'EOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=15)
+v = bytes(range(256)) * (4 << 12)
+s.sendall(b"*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$%d\r\n%s\r\n*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n" % (len(v), v))
+want = b"+OK\r\n$%d\r\n%s\r\n" % (len(v), v)
+got = b""
+while len(got) < len(want):
+    b = s.recv(1 << 20)
+    if not b:
+        break
+    got += b
+print("same" if got == want else "differ: %d bytes expected, %d received" % (len(want), len(got)))
+EOF
+    expect_output "same"
+}
+
+@test "wire: a command split at every byte gets the same replies as in one write" {
+    explained_in "$SEE_BYTES"
+    run "$PYTHON3" - "$PORT" <<'EOF'
+import socket, sys, time
+stream = (b"*3\r\n$3\r\nSET\r\n$2\r\nk\r\r\n$4\r\n\n\x00\r\n\r\n*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n"
+          b"INCR n\r\nGET k\r\n\r\n*2\r\n$3\r\nGET\r\n$2\r\nk\r\r\n")
+want = b"+OK\r\n:1\r\n:2\r\n$-1\r\n$4\r\n\n\x00\r\n\r\n"
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+for i in range(len(stream)):
+    s.send(stream[i:i + 1])
+    time.sleep(0.002)  # each byte its own segment: the server sees every split
+got = b""
+while len(got) < len(want):
+    b = s.recv(4096)
+    if not b:
+        break
+    got += b
+print("same" if got == want else "expected %r, got %r" % (want, got))
+EOF
+    expect_output "same"
+}
+
+# ---------------------------------------------------------------------------------------
+# Inline commands
+# ---------------------------------------------------------------------------------------
+
+@test "inline: words split on spaces, lines ended by CRLF or LF alone, as Redis does" {
+    explained_in "$SEE_INLINE"
+    start_redis
+    expect_like_redis 'SET  a   1 \nGET a\r\n  INCR a\r\nincrby a 10\nECHO x\nGET a\r\nQUIT\n'
+}
+
+@test "inline: blank lines, *0 and negative array lengths get no reply" {
+    explained_in "$SEE_INLINE"
+    start_redis
+    expect_like_redis 'PING\r\n\r\n\n    \r\n*0\r\n*-1\r\n*-5\r\nECHO done\r\nQUIT\r\n'
+}
+
+@test "inline: a line of 64 KiB with no newline is a protocol error, after the replies owed" {
+    explained_in "$SEE_INLINE"
+    start_redis
+    expect_like_redis "PING\r\nSET $(head -c 70000 /dev/zero | tr '\0' a)"
+}
+
+# ---------------------------------------------------------------------------------------
+# The command table
+# ---------------------------------------------------------------------------------------
+
+@test "table: unknown commands are named in the error with their first arguments, as Redis does" {
+    explained_in "$SEE_TABLE"
+    start_redis
+    expect_like_redis 'FOO\r\nfoo a b c\r\n*1\r\n$0\r\n\r\nQUIT\r\n'
+    # long names and arguments are cut; CR and LF become spaces, as in every Redis error
+    expect_like_redis "*3\r\n\$150\r\n$(printf 'N%.0s' {1..150})\r\n\$100\r\n$(printf 'a%.0s' {1..100})\r\n\$100\r\n$(printf 'b%.0s' {1..100})\r\nQUIT\r\n"
+    expect_like_redis '*3\r\n$4\r\nF\r\nO\r\n$4\r\na\nb\r\r\n$1\r\nc\r\nQUIT\r\n'
+}
+
+@test "table: an unknown command's name or argument holding a NUL is cut there, as Redis does" {
+    explained_in "$SEE_TABLE"
+    start_redis
+    expect_like_redis '*3\r\n$3\r\nF\x00O\r\n$3\r\na\x00b\r\n$1\r\nc\r\nQUIT\r\n'
+}
+
+@test "table: a wrong number of arguments gets Redis's error, in lower case" {
+    explained_in "$SEE_TABLE"
+    start_redis
+    expect_like_redis 'GET\r\nget a b\r\nSET a\r\nDEL\r\nEXISTS\r\nINCR\r\nDECRBY a\r\nMGET\r\nMSET a\r\nMSET a 1 b\r\nEXPIRE a\r\nPEXPIRE a\r\nTTL\r\nPTTL a b\r\nPERSIST\r\nTYPE\r\nDBSIZE x\r\nPING a b\r\nECHO\r\nSELECT\r\nCONFIG\r\nCONFIG GET\r\nQUIT\r\n'
+}
+
+@test "table: integers are parsed strictly: no +, no spaces, no leading zeros, no -0" {
+    explained_in "$SEE_TABLE"
+    start_redis
+    expect_like_redis '*3\r\n$6\r\nINCRBY\r\n$1\r\nn\r\n$2\r\n+1\r\n*3\r\n$6\r\nINCRBY\r\n$1\r\nn\r\n$2\r\n 1\r\n*3\r\n$6\r\nINCRBY\r\n$1\r\nn\r\n$3\r\n007\r\n*3\r\n$6\r\nINCRBY\r\n$1\r\nn\r\n$2\r\n-0\r\nINCRBY n 1.5\r\nINCRBY n 0\r\nSET s 007\r\nINCR s\r\nSET s -0\r\nDECR s\r\nSET s 9223372036854775808\r\nINCR s\r\nQUIT\r\n'
+}
+
+@test "table: INCRBY and DECRBY at the edges of 64 bits, and overflow" {
+    explained_in "$SEE_TABLE"
+    start_redis
+    expect_like_redis 'SET n 9223372036854775806\r\nINCR n\r\nINCR n\r\nGET n\r\nSET n -9223372036854775807\r\nDECR n\r\nDECR n\r\nDECRBY n -9223372036854775808\r\nSET m 1\r\nINCRBY m 9223372036854775807\r\nDECRBY m 9223372036854775807\r\nDECRBY m -9223372036854775808\r\nINCRBY m -9223372036854775808\r\nQUIT\r\n'
+}
+
+@test "table: SET with EX, PX, NX and XX, good and bad combinations" {
+    explained_in "$SEE_TABLE"
+    start_redis
+    expect_like_redis 'SET a 1 NX\r\nSET a 2 NX\r\nSET b 1 XX\r\nSET a 3 XX\r\nGET a\r\nSET a 1 NX XX\r\nSET a 1 EX 100 PX 100000\r\nSET a 1 EX\r\nSET a 1 EX 0\r\nSET a 1 EX -1\r\nSET a 1 PX 0\r\nSET a 1 EX abc\r\nSET a 1 EX 9223372036854775\r\nSET a 1 PX 9223372036854775807\r\nSET a 1 FOO\r\nSET a 1 ex 100 nx\r\nSET a 1 EX 100 EX 200\r\nSET a 1 NX NX\r\nSET a v xx EX 100000\r\nTTL a\r\nQUIT\r\n'
+}
+
+@test "table: INCR keeps a key's expiry; SET and MSET drop it" {
+    explained_in "$SEE_TABLE"
+    start_redis
+    expect_like_redis 'SET n 1 EX 100000\r\nINCR n\r\nTTL n\r\nSET n 2\r\nTTL n\r\nSET m 1 EX 100000\r\nMSET m 2 x 3\r\nTTL m\r\nQUIT\r\n'
+}
+
+@test "table: EXPIRE, PEXPIRE, TTL, PTTL and PERSIST, and Redis's bounds on expiry times" {
+    explained_in "$SEE_TABLE"
+    start_redis
+    # TTL rounds to the nearest second: 100.7 s left is 101, 100.3 s is 100
+    expect_like_redis 'SET r 1 PX 100700\r\nTTL r\r\nPEXPIRE r 100300\r\nTTL r\r\nQUIT\r\n'
+    expect_like_redis 'TTL a\r\nPTTL a\r\nEXPIRE a 100\r\nSET a 1\r\nTTL a\r\nEXPIRE a 100000\r\nTTL a\r\nPERSIST a\r\nPERSIST a\r\nTTL a\r\nEXPIRE a 9223372036854775\r\nPEXPIRE a 9223372036854775807\r\nEXPIRE missing 9223372036854775\r\nEXPIRE a abc\r\nPEXPIRE a 4611686018427387905\r\nPERSIST a\r\nEXPIRE a -1\r\nEXISTS a\r\nSET a 1\r\nPEXPIRE a 0\r\nGET a\r\nQUIT\r\n'
+}
+
+@test "table: DEL, EXISTS, MGET, MSET, TYPE and DBSIZE with several keys" {
+    explained_in "$SEE_TABLE"
+    start_redis
+    expect_like_redis 'MSET a 1 b 2 c 3\r\nEXISTS a b x a\r\nMGET a x b c\r\nTYPE a\r\nTYPE x\r\nDBSIZE\r\nDEL a a x b\r\nDBSIZE\r\nFLUSHALL\r\nDBSIZE\r\nQUIT\r\n'
+}
+
+@test "table: PING, PING message, ECHO, SELECT 0 and 1, CONFIG GET, command names in any case" {
+    explained_in "$SEE_TABLE"
+    start_redis
+    expect_like_redis 'PING\r\nping hello\r\nEcHo x\r\nSELECT 0\r\nSELECT 1\r\nSELECT abc\r\nCONFIG GET save\r\nconfig get appendonly\r\nCONFIG GET nosuchparameter\r\nQUIT\r\n'
+}
+
+@test "table: COMMAND and COMMAND DOCS answer with an array" {
+    explained_in "$SEE_TABLE"
+    run "$PYTHON3" - "$PORT" "$KV_ROOT/tests" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[2])
+from resp_diff import ReplyReader, connect
+s = connect(int(sys.argv[1]))
+r = ReplyReader(s)
+for cmd in (b"*2\r\n$7\r\nCOMMAND\r\n$4\r\nDOCS\r\n", b"*1\r\n$7\r\nCOMMAND\r\n"):
+    s.sendall(cmd)
+    print(r.reply()[:1].decode())
+s.sendall(b"PING\r\n")
+print(r.reply().decode().strip())
+EOF
+    expect_output "$(printf '%s\n' '*' '*' '+PONG')"
+}
+
+@test "table: QUIT answers +OK and closes; nothing after it is run" {
+    explained_in "$SEE_TABLE"
+    start_redis
+    expect_like_redis 'SET q 1\r\nQUIT\r\nSET q 2\r\n'
+    run resp_raw "$PORT" 'GET q\r\nQUIT\r\n'
+    expect_output "$(printf '%s\n' '$1\r\n' '1\r\n' '+OK\r\n' '(closed)')"
+}
+
+# ---------------------------------------------------------------------------------------
+# The first byte chooses the protocol
+# ---------------------------------------------------------------------------------------
+
+@test "first byte: * and a letter choose RESP" {
+    explained_in "$SEE_FIRST"
+    expect_raw '*1\r\n$4\r\nPING\r\nQUIT\r\n' '+PONG\r\n' '+OK\r\n' '(closed)'
+    expect_raw 'PING\r\nQUIT\r\n' '+PONG\r\n' '+OK\r\n' '(closed)'
+    expect_raw 'ping\r\n*1\r\n$4\r\nQUIT\r\n' '+PONG\r\n' '+OK\r\n' '(closed)'
+}
+
+@test "first byte: 0x00 chooses KV/1" {
+    explained_in "$SEE_FIRST"
+    # SET k v, then GET k (types 2 and 1)
+    run kv raw --hex <<<"$(set_frame k v) $(get_frame k)"
+    expect_output "$(printf '%s\n' OK '"v"' '(closed)')"
+}
+
+@test "first byte: any other byte gets a KV/1 ERROR and a close" {
+    explained_in "$SEE_FIRST"
+    local byte
+    # $ : + - CR LF space 1 0x01 0x7f 0xff "
+    for byte in 24 3a 2b 2d 0d 0a 20 31 01 7f ff 22; do
+        run kv raw --hex <<<"$byte 0d0a 50494e47 0d0a"
+        [[ ${lines[0]:-} == "(error) "* && ${lines[1]:-} == "(closed)" && ${#lines[@]} -eq 2 ]] ||
+            fail "a connection whose first byte is 0x$byte: expected a KV/1 ERROR, then the close" \
+                "got:" "$output" || return 1
+    done
+    expect_server_serves
+}
+
+@test "first byte: KV/1 and RESP share one key space, binary values included" {
+    explained_in "$SEE_FIRST"
+    # KV/1 SET "k\r\n" = "\x00v\r\n" ; read back over RESP
+    run kv raw --hex <<<"0002 00000003 6b0d0a 00000004 00760d0a"
+    expect_output "$(printf '%s\n' OK '(closed)')"
+    expect_raw '*2\r\n$3\r\nGET\r\n$3\r\nk\r\n\r\nQUIT\r\n' '$4\r\n' '\x00v\r\n' '\r\n' '+OK\r\n' '(closed)'
+    # RESP SET, DEL; KV/1 GET
+    expect_raw '*3\r\n$3\r\nSET\r\n$1\r\nr\r\n$3\r\n\xff\x00\n\r\n*2\r\n$3\r\nDEL\r\n$3\r\nk\r\n\r\nQUIT\r\n' '+OK\r\n' ':1\r\n' '+OK\r\n' '(closed)'
+    run kv raw --hex <<<"$(get_frame r) 0001 00000003 6b0d0a"
+    expect_output "$(printf '%s\n' '"\xff\x00\n"' '(nil)' '(closed)')"
+}
+
+@test "first byte: an expiry set over RESP shows in KV/1's PTTL" {
+    explained_in "$SEE_FIRST"
+    expect_raw 'SET t v PX 100000\r\nQUIT\r\n' '+OK\r\n' '+OK\r\n' '(closed)'
+    run kv pttl t
+    [[ $output =~ ^[0-9]+$ ]] && [ "$output" -gt 50000 ] && [ "$output" -le 100000 ] ||
+        fail "expected KV/1's PTTL of t between 50000 and 100000 ms, got:" "$output"
+}
+
+# ---------------------------------------------------------------------------------------
+# Protocol errors: the replies owed, then -ERR Protocol error, then the close
+# ---------------------------------------------------------------------------------------
+
+@test "errors: an array length that is not a number" {
+    explained_in "$SEE_ERRORS"
+    start_redis
+    local bad
+    for bad in '*abc' '*+1' '*01' '* 1' '*1x' '*'; do
+        expect_like_redis "PING\r\n$bad\r\n\$4\r\nPING\r\n" || return 1
+    done
+}
+
+@test "errors: a bulk length that is not a decimal from 0 to 33554432" {
+    explained_in "$SEE_ERRORS"
+    start_redis
+    local bad
+    for bad in '$-1' '$+4' '$04' '$ 4' '$4 ' '$abc' '$' '$33554433' '$99999999999999999999999'; do
+        expect_like_redis "PING\r\n*2\r\n\$4\r\nECHO\r\n$bad\r\nPING\r\n" || return 1
+    done
+}
+
+@test "errors: a bulk length of 33554432 is accepted: the server waits for its bytes" {
+    explained_in "$SEE_ERRORS"
+    start_redis
+    expect_like_redis 'PING\r\n*2\r\n$4\r\nECHO\r\n$33554432\r\n'
+}
+
+@test "errors: an array element that is not a bulk string" {
+    explained_in "$SEE_ERRORS"
+    start_redis
+    expect_like_redis 'PING\r\n*2\r\n$4\r\nECHO\r\n:1\r\n'
+    expect_like_redis 'PING\r\n*1\r\nx4\r\nPING\r\n'
+}
+
+@test "errors: every reply owed to earlier commands comes before the error" {
+    explained_in "$SEE_ERRORS"
+    start_redis
+    local bytes i
+    bytes='SET a 1\r\n'
+    for i in $(seq 100); do bytes+='*2\r\n$4\r\nINCR\r\n$1\r\na\r\n'; done
+    expect_like_redis "$bytes*1\r\n\$x\r\n"
+}
+
+@test "errors: an array length above 1048576 (Redis 7 allows it; we do not)" {
+    explained_in "$SEE_ERRORS"
+    expect_protocol_error 'PING\r\n*1048577\r\n' '+PONG\r\n'
+    expect_protocol_error 'PING\r\n*2147483647\r\n' '+PONG\r\n'
+    # 1048576 itself is allowed: the server waits for the elements
+    expect_raw 'PING\r\n*1048576\r\n' '+PONG\r\n' '(open)'
+}
+
+@test "errors: a bulk not followed by CRLF (Redis 7 does not check)" {
+    explained_in "$SEE_ERRORS"
+    expect_protocol_error 'PING\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhixx*1\r\n$4\r\nPING\r\n' '+PONG\r\n'
+    expect_protocol_error 'PING\r\n*1\r\n$4\r\nPING\n\r\n' '+PONG\r\n'
+}
+
+@test "errors: a header line not ended by CRLF" {
+    explained_in "$SEE_ERRORS"
+    expect_protocol_error 'PING\r\n*1\n$4\r\nPING\r\n' '+PONG\r\n'
+    expect_protocol_error 'PING\r\n*1\r\n$4\nPING\r\n' '+PONG\r\n'
+    expect_protocol_error 'PING\r\n*1\r\n$4\rxPING\r\n' '+PONG\r\n'
+}
+
+@test "errors: after a protocol error the server keeps serving others and leaks nothing" {
+    explained_in "$SEE_ERRORS"
+    expect_protocol_error 'SET kept 1\r\n*1\r\n$-5\r\n' '+OK\r\n'
+    expect_server_recovers
+    expect_raw 'GET kept\r\nQUIT\r\n' '$1\r\n' '1\r\n' '+OK\r\n' '(closed)'
+}
+
+@test "errors: an inline POST or Host: line closes the connection without a reply" {
+    explained_in "$SEE_ERRORS"
+    start_redis
+    expect_like_redis 'POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 6\r\n\r\nPING\r\n'
+    expect_raw 'POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' '(closed)'
+    # A Host: line after a command that was answered
+    local fd line rest
+    exec {fd}<>"/dev/tcp/127.0.0.1/$PORT"
+    printf 'PING\r\n' >&"$fd"
+    IFS= read -r -t 5 line <&"$fd" || line="(nothing within 5 s)"
+    [ "$line" = $'+PONG\r' ] || fail "expected +PONG for the PING first, got: $line"
+    printf 'Host: 127.0.0.1\r\nPING\r\n' >&"$fd"
+    rest=$(timeout 5 cat <&"$fd" | od -An -c)
+    exec {fd}>&-
+    [ -z "$rest" ] || fail "after a Host: line, expected the close and nothing else; got:" "$rest"
+    expect_server_recovers
+}
+
+# ---------------------------------------------------------------------------------------
+# Real clients
+# ---------------------------------------------------------------------------------------
+
+@test "clients: redis-cli, one command per run" {
+    explained_in "$SEE_CLIENTS"
+    need_command redis-cli redis-tools
+    start_redis
+    local port cmd ours redis
+    for port in "$PORT" "$REDIS_PORT"; do
+        for cmd in "set k v" "get k" "incr n" "incrby n 41" "get missing" "del k n" "ping" \
+            "echo hi" "dbsize" "nosuchcommand a" "get"; do
+            redis-cli -p "$port" $cmd 2>&1
+            # as at a terminal: "(integer) 1", "(nil)", "(error) ..."
+            redis-cli --no-raw -p "$port" $cmd 2>&1
+        done >"$BATS_TEST_TMPDIR/cli.$port"
+    done
+    ours=$(cat "$BATS_TEST_TMPDIR/cli.$PORT")
+    redis=$(cat "$BATS_TEST_TMPDIR/cli.$REDIS_PORT")
+    [ "$ours" = "$redis" ] || fail "redis-cli's output, expected (Redis 7's):" "$redis" "got:" "$ours"
+}
+
+@test "clients: redis-cli reading commands from standard input" {
+    explained_in "$SEE_CLIENTS"
+    need_command redis-cli redis-tools
+    start_redis
+    local port ours redis
+    for port in "$PORT" "$REDIS_PORT"; do
+        printf '%s\n' "set a 1" "incr a" "get a" "mset x 1 y 2" "mget x y z" "expire a 100" \
+            "ttl a" "type a" "persist a" "foo bar" "config get save" "select 1" "quit" |
+            redis-cli -p "$port" >"$BATS_TEST_TMPDIR/cli.$port" 2>&1
+    done
+    ours=$(cat "$BATS_TEST_TMPDIR/cli.$PORT")
+    redis=$(cat "$BATS_TEST_TMPDIR/cli.$REDIS_PORT")
+    [ "$ours" = "$redis" ] || fail "redis-cli's output, expected (Redis 7's):" "$redis" "got:" "$ours"
+}
+
+@test "clients: redis-cli at a terminal (it asks COMMAND DOCS first)" {
+    explained_in "$SEE_CLIENTS"
+    need_command redis-cli redis-tools
+    need_command script bsdutils
+    # TERM=dumb: redis-cli's line editor reads plain lines, without asking the terminal
+    # where its cursor is (no terminal would answer here)
+    {
+        sleep 0.5
+        echo "set greeting hello"
+        sleep 0.3
+        echo "get greeting"
+        sleep 0.3
+        echo "incr greeting"
+        sleep 0.3
+        echo "incr counter"
+        sleep 0.3
+        echo "get missing"
+        sleep 0.3
+        echo "quit"
+        sleep 0.3
+    } | TERM=dumb timeout 20 script -qec "redis-cli -p $PORT" /dev/null >"$BATS_TEST_TMPDIR/tty" 2>&1
+    run tr -d '\r' <"$BATS_TEST_TMPDIR/tty"
+    [[ $output == *'"hello"'* && $output == *"(error) ERR value is not an integer or out of range"* &&
+        $output == *"(integer) 1"* && $output == *"(nil)"* && $output == *"127.0.0.1:$PORT> "* ]] ||
+        fail "expected redis-cli's prompt, \"hello\" for the GET, the error of the INCR," \
+            "(integer) 1 for the other INCR and (nil) for the missing key; got:" "$output"
+}
+
+# benchmark ARGS...: redis-benchmark against our server; each test's result line, one a line.
+benchmark() {
+    timeout 20 redis-benchmark -p "$PORT" -t ping,set,get,incr,mset -n 2000 -c 20 -q "$@" 2>&1 |
+        tr '\r' '\n' | grep 'requests per second' | sed 's/:.*//' | sed 's/^ *//'
+}
+
+@test "clients: redis-benchmark completes every test" {
+    explained_in "$SEE_CLIENTS"
+    need_command redis-benchmark redis-tools
+    run benchmark
+    expect_output "$(printf '%s\n' PING_INLINE PING_MBULK SET GET INCR 'MSET (10 keys)')"
+    # its SETs stored their value (3 bytes) under one key
+    run resp_raw "$PORT" 'GET key:__rand_int__\r\nQUIT\r\n'
+    [ "${lines[0]:-}" = '$3\r\n' ] ||
+        fail "expected GET key:__rand_int__ to find the benchmark's 3-byte value; got:" "$output"
+
+}
+
+@test "clients: redis-benchmark completes every test, pipelining 16 commands" {
+    explained_in "$SEE_CLIENTS"
+    need_command redis-benchmark redis-tools
+    run benchmark -P 16
+    expect_output "$(printf '%s\n' PING_INLINE PING_MBULK SET GET INCR 'MSET (10 keys)')"
+}
+
+@test "clients: redis-py sets, gets, pipelines, and raises ResponseError for an error reply" {
+    explained_in "$SEE_CLIENTS"
+    "$PYTHON3" -c 'import redis' 2>/dev/null ||
+        skip "redis-py is not installed for $PYTHON3 (Debian: apt-get install python3-redis)"
+    run "$PYTHON3" - "$PORT" <<'EOF'
+import sys, redis
+r = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]), socket_timeout=10)
+print(r.set("k", b"\x00\r\nv"), r.get("k"), r.get("missing"))
+p = r.pipeline(transaction=False)
+p.set("n", 10).incr("n").incrby("n", 5).mget("n", "k", "none").expire("n", 100).ttl("n")
+print(p.execute())
+try:
+    r.incr("k")
+    print("no error raised")
+except redis.exceptions.ResponseError as e:
+    print("ResponseError:", e)
+print(r.ping(), r.dbsize(), r.delete("k", "n", "missing"), r.exists("k"))
+EOF
+    expect_output "$(printf '%s\n' \
+        "True b'\\x00\\r\\nv' None" \
+        "[True, 11, 16, [b'16', b'\\x00\\r\\nv', None], True, 100]" \
+        "ResponseError: value is not an integer or out of range" \
+        "True 2 2 0")"
+}
