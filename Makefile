@@ -45,7 +45,7 @@ SUITES_05 := $(SUITES_04) 05-hashtable
 SUITES_06 := $(SUITES_05) 06-timers
 SUITES_07 := $(SUITES_06) 07-expiry
 SUITES_08 := $(SUITES_07) 08-epoll
-SUITES_09 := $(SUITES_08) $(if $(wildcard tests/09-resp.bats),09-resp)
+SUITES_09 := $(SUITES_08) 09-resp
 
 # Tests tagged `slow` (stress: thousands of connections or keys, storms, sleeps) run whole
 # on the step that introduced their suite and on the newest step that has it. `make test`

@@ -52,7 +52,7 @@ VALGRIND_SUITES_05 := 05-hashtable
 VALGRIND_SUITES_06 := 06-timers
 VALGRIND_SUITES_07 := 07-expiry
 VALGRIND_SUITES_08 := $(VALGRIND_SUITES_07) 08-epoll
-VALGRIND_SUITES_09 := 07-expiry $(if $(wildcard tests/09-resp.bats),09-resp)
+VALGRIND_SUITES_09 := 07-expiry 09-resp
 
 valgrind_suites = $(or $(VALGRIND_SUITES_$(1)),$(SUITES_$(1)))
 
