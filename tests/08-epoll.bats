@@ -12,12 +12,12 @@
 
 load helpers
 
-SEE_FLAGS='docs/08-epoll.md, "The new flags"'
-SEE_10K='docs/08-epoll.md, "Ten thousand connections"'
-SEE_RLIMIT='docs/08-epoll.md, "Raising the descriptor limit"'
-SEE_REFUSE='docs/08-epoll.md, "Refusing past --max-clients"'
-SEE_CEILING='docs/08-epoll.md, "The memory ceiling"'
-SEE_IDLE='docs/08-epoll.md, "Idle connections hold no buffers"'
+SEE_FLAGS='docs/08-epoll.md, section 3, "The new flags"'
+SEE_10K='docs/08-epoll.md, section 2, "Ten thousand connections"'
+SEE_RLIMIT='docs/08-epoll.md, section 3, "Raising the descriptor limit"'
+SEE_REFUSE='docs/08-epoll.md, section 3, "Refusing past --max-clients"'
+SEE_CEILING='docs/08-epoll.md, section 3, "The memory ceiling"'
+SEE_IDLE='docs/08-epoll.md, section 3, "Idle connections hold no buffers"'
 
 # What an idle connection may cost the server, at most, in resident memory (KiB): its
 # connection record and its share of the server's tables, generously (step 08's own cost is
@@ -85,6 +85,7 @@ closed_within() {
 # The flags
 # ---------------------------------------------------------------------------------------
 
+# bats test_tags=stage:1
 @test "flags: --max-clients and --max-client-memory take good values, in any order" {
     explained_in "$SEE_FLAGS"
     local value
@@ -110,6 +111,7 @@ closed_within() {
             "it printed: $output" "stderr: $(server_log)"
 }
 
+# bats test_tags=stage:1
 @test "flags: a bad --max-clients or --max-client-memory is a bad command line: usage on stderr, exit 2" {
     explained_in "$SEE_FLAGS"
     local bad
@@ -135,7 +137,7 @@ closed_within() {
 # Descriptors: 10,000 clients, and a hard limit too low for them
 # ---------------------------------------------------------------------------------------
 
-# bats test_tags=slow
+# bats test_tags=stage:2,slow
 @test "limits: 10,000 connections at once are each answered, from a soft descriptor limit of 1024" {
     explained_in "$SEE_10K"
     local hard
@@ -160,6 +162,7 @@ closed_within() {
             "the server's limits now: $(grep 'open files' "/proc/$SERVER_PID/limits")"
 }
 
+# bats test_tags=stage:5
 @test "limits: a hard descriptor limit too low for --max-clients lowers it, says so on stderr, and refuses the rest" {
     explained_in "$SEE_RLIMIT"
     local allowed
@@ -197,6 +200,7 @@ expect_clients_answered() {
     done
 }
 
+# bats test_tags=stage:5
 @test "refuse: the connection past --max-clients gets ERROR \"max clients reached\" and is closed; the others keep working" {
     explained_in "$SEE_REFUSE"
     start_with --max-clients 5
@@ -211,6 +215,7 @@ expect_clients_answered() {
     expect_server_recovers
 }
 
+# bats test_tags=stage:1
 @test "refuse: once a client leaves, a new one is accepted in its place" {
     explained_in "$SEE_REFUSE"
     local fd
@@ -236,6 +241,7 @@ expect_clients_answered() {
 # The memory ceiling
 # ---------------------------------------------------------------------------------------
 
+# bats test_tags=stage:4
 @test "memory: past --max-client-memory the client holding the most is closed; the others and every key stay" {
     explained_in "$SEE_CEILING"
     local a b c
@@ -273,7 +279,7 @@ expect_clients_answered() {
     expect_server_recovers
 }
 
-# bats test_tags=slow
+# bats test_tags=stage:4,slow
 @test "memory: 40 clients each sending 500 KiB of a SET leave the server's peak within a few MiB of --max-client-memory" {
     not_for_memory_measures
     explained_in "$SEE_CEILING"
@@ -303,7 +309,7 @@ expect_clients_answered() {
 # Idle connections
 # ---------------------------------------------------------------------------------------
 
-# bats test_tags=slow
+# bats test_tags=stage:3,slow
 @test "idle: 1,000 idle connections that each moved a 64 KiB value hold no buffers" {
     not_for_memory_measures
     explained_in "$SEE_IDLE"
@@ -338,7 +344,7 @@ expect_clients_answered() {
             "no input or output buffer"
 }
 
-# bats test_tags=slow
+# bats test_tags=stage:1,slow
 @test "idle: after 1,000 clients leave, the server's descriptors are back where they started" {
     explained_in "$SEE_10K"
     start_server
