@@ -257,6 +257,13 @@ EOF
     expect_like_redis 'TTL a\r\nPTTL a\r\nEXPIRE a 100\r\nSET a 1\r\nTTL a\r\nEXPIRE a 100000\r\nTTL a\r\nPERSIST a\r\nPERSIST a\r\nTTL a\r\nEXPIRE a 9223372036854775\r\nPEXPIRE a 9223372036854775807\r\nEXPIRE missing 9223372036854775\r\nEXPIRE a abc\r\nPEXPIRE a 4611686018427387905\r\nPERSIST a\r\nEXPIRE a -1\r\nEXISTS a\r\nSET a 1\r\nPEXPIRE a 0\r\nGET a\r\nQUIT\r\n'
 }
 
+@test "table: an unknown EXPIRE option is quoted in the error, line ends at its end dropped" {
+    explained_in "$SEE_TABLE"
+    start_redis
+    # Redis trims CR and LF off the end of such an error, and turns the others into spaces
+    expect_like_redis 'SET a 1\r\nEXPIRE a 100 FOO\r\n*4\r\n$6\r\nEXPIRE\r\n$1\r\na\r\n$3\r\n100\r\n$5\r\nfoo\r\n\r\n*4\r\n$6\r\nEXPIRE\r\n$1\r\na\r\n$3\r\n100\r\n$6\r\nf\r\no\n\n\r\n*4\r\n$6\r\nEXPIRE\r\n$1\r\na\r\n$3\r\n100\r\n$2\r\n\r\n\r\nQUIT\r\n'
+}
+
 @test "table: DEL, EXISTS, MGET, MSET, TYPE and DBSIZE with several keys" {
     explained_in "$SEE_TABLE"
     start_redis

@@ -453,10 +453,11 @@ free_port() {
     "$PYTHON3" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# redis_answers PORT: true if a RESP server on PORT answers PING with +PONG.
+# redis_answers PORT: true if a RESP server on PORT answers PING with +PONG. (The braces
+# keep 2>/dev/null to the connect: on exec itself it would silence the test's stderr for good.)
 redis_answers() {
     local fd line
-    exec {fd}<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null || return 1
+    { exec {fd}<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
     printf 'PING\r\n' >&"$fd"
     IFS= read -r -t 2 line <&"$fd" || line=
     exec {fd}>&-

@@ -117,7 +117,9 @@ static int stop(int reply_status)
 
 /*
  * An error whose text quotes a client's argument (up to max bytes of it, as a C string:
- * Redis formats it with %.*s). Built on the heap: the argument may be long.
+ * Redis formats it with %.*s). Built on the heap: the argument may be long. Redis trims
+ * CR and LF off the end of a formatted error before turning the rest into spaces, so an
+ * argument's trailing line ends vanish when nothing follows it.
  */
 static int reply_error_quoting(struct call *call, const char *before, const struct arg *arg,
                                size_t max, const char *after)
@@ -132,6 +134,8 @@ static int reply_error_quoting(struct call *call, const char *before, const stru
     memcpy(text, before, strlen(before));
     memcpy(text + strlen(before), arg->data, len);
     memcpy(text + strlen(before) + len, after, strlen(after));
+    while (total > 0 && (text[total - 1] == '\r' || text[total - 1] == '\n'))
+        total--;
     status = call->reply->error(call->ctx, text, total);
     free(text);
     return status;
