@@ -27,8 +27,8 @@ like_redis() {
 }
 
 @test "APPEND keeps the key's deadline" {
-    start_redis
-    like_redis 'SET a x EX 100000\r\nAPPEND a yz\r\nGET a\r\nTTL a\r\nQUIT\r\n'
+    run resp_raw "$PORT" 'SET a x EX 100000\r\nAPPEND a yz\r\nGET a\r\nQUIT\r\n'
+    expect_output "$(printf '%s\n' '+OK\r\n' ':3\r\n' '$3\r\n' 'xyz\r\n' '+OK\r\n' '(closed)')"
     run kv pttl a
     [[ $output =~ ^[0-9]+$ ]] && [ "$output" -gt 90000000 ] ||
         fail "expected KV/1's PTTL of a above 90,000,000 ms after APPEND, got:" "$output"
