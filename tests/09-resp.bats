@@ -14,6 +14,8 @@
 # The test names start with the part of chapter 09 they check (diff, wire, inline, table,
 # first byte, errors, clients), so `bats -f '^errors'` runs one part. RESP_DIFF_SEEDS
 # chooses the random sequences: RESP_DIFF_SEEDS="1 2 3 4 5 6 7 8 9" runs more of them.
+# Each test's stage tag names the stage of chapter 09's "Build it yourself" at which it
+# first passes (make check-09 STAGE=K).
 
 load helpers
 
@@ -93,6 +95,7 @@ expect_protocol_error() {
 # Random command sequences, compared with Redis
 # ---------------------------------------------------------------------------------------
 
+# bats test_tags=stage:3
 @test "diff: random commands, one at a time, get Redis's replies byte for byte" {
     explained_in "$SEE_TABLE"
     start_redis
@@ -101,6 +104,7 @@ expect_protocol_error() {
     done
 }
 
+# bats test_tags=stage:3
 @test "diff: random commands pipelined, one byte per write, get Redis's replies" {
     explained_in "$SEE_BYTES"
     start_redis
@@ -109,6 +113,7 @@ expect_protocol_error() {
     done
 }
 
+# bats test_tags=stage:3
 @test "diff: random commands pipelined, cut at random points, get Redis's replies" {
     explained_in "$SEE_BYTES"
     start_redis
@@ -121,18 +126,21 @@ expect_protocol_error() {
 # The wire format
 # ---------------------------------------------------------------------------------------
 
+# bats test_tags=stage:1
 @test "wire: an array of bulk strings is a command; a bulk reply carries CR, LF and NUL" {
     explained_in "$SEE_BYTES"
     expect_raw '*3\r\n$3\r\nSET\r\n$4\r\na\r\nb\r\n$5\r\n\r\n\x00\r\n\r\n*2\r\n$3\r\nGET\r\n$4\r\na\r\nb\r\nQUIT\r\n' \
         '+OK\r\n' '$5\r\n' '\r\n' '\x00\r\n' '\r\n' '+OK\r\n' '(closed)'
 }
 
+# bats test_tags=stage:2
 @test "wire: empty keys and values, and a missing key's null bulk" {
     explained_in "$SEE_BYTES"
     start_redis
     expect_like_redis '*3\r\n$3\r\nSET\r\n$0\r\n\r\n$0\r\n\r\n*2\r\n$3\r\nGET\r\n$0\r\n\r\n*2\r\n$3\r\nGET\r\n$1\r\nx\r\n*3\r\n$4\r\nMGET\r\n$0\r\n\r\n$1\r\nx\r\nQUIT\r\n'
 }
 
+# bats test_tags=stage:3
 @test "wire: a 4 MiB value comes back whole" {
     explained_in "$SEE_BYTES"
     start_redis
@@ -155,6 +163,7 @@ EOF
     expect_output "same"
 }
 
+# bats test_tags=stage:2
 @test "wire: a command split at every byte gets the same replies as in one write" {
     explained_in "$SEE_BYTES"
     run "$PYTHON3" - "$PORT" <<'EOF'
@@ -182,18 +191,21 @@ EOF
 # Inline commands
 # ---------------------------------------------------------------------------------------
 
+# bats test_tags=stage:2
 @test "inline: words split on spaces, lines ended by CRLF or LF alone, as Redis does" {
     explained_in "$SEE_INLINE"
     start_redis
     expect_like_redis 'SET  a   1 \nGET a\r\n  INCR a\r\nincrby a 10\nECHO x\nGET a\r\nQUIT\n'
 }
 
+# bats test_tags=stage:1
 @test "inline: blank lines, *0 and negative array lengths get no reply" {
     explained_in "$SEE_INLINE"
     start_redis
     expect_like_redis 'PING\r\n\r\n\n    \r\n*0\r\n*-1\r\n*-5\r\nECHO done\r\nQUIT\r\n'
 }
 
+# bats test_tags=stage:4
 @test "inline: a line of 64 KiB with no newline is a protocol error, after the replies owed" {
     explained_in "$SEE_INLINE"
     start_redis
@@ -204,6 +216,7 @@ EOF
 # The command table
 # ---------------------------------------------------------------------------------------
 
+# bats test_tags=stage:1
 @test "table: unknown commands are named in the error with their first arguments, as Redis does" {
     explained_in "$SEE_TABLE"
     start_redis
@@ -213,42 +226,49 @@ EOF
     expect_like_redis '*3\r\n$4\r\nF\r\nO\r\n$4\r\na\nb\r\r\n$1\r\nc\r\nQUIT\r\n'
 }
 
+# bats test_tags=stage:1
 @test "table: an unknown command's name or argument holding a NUL is cut there, as Redis does" {
     explained_in "$SEE_TABLE"
     start_redis
     expect_like_redis '*3\r\n$3\r\nF\x00O\r\n$3\r\na\x00b\r\n$1\r\nc\r\nQUIT\r\n'
 }
 
+# bats test_tags=stage:3
 @test "table: a wrong number of arguments gets Redis's error, in lower case" {
     explained_in "$SEE_TABLE"
     start_redis
     expect_like_redis 'GET\r\nget a b\r\nSET a\r\nDEL\r\nEXISTS\r\nINCR\r\nDECRBY a\r\nMGET\r\nMSET a\r\nMSET a 1 b\r\nEXPIRE a\r\nPEXPIRE a\r\nTTL\r\nPTTL a b\r\nPERSIST\r\nTYPE\r\nDBSIZE x\r\nPING a b\r\nECHO\r\nSELECT\r\nCONFIG\r\nCONFIG GET\r\nQUIT\r\n'
 }
 
+# bats test_tags=stage:2
 @test "table: integers are parsed strictly: no +, no spaces, no leading zeros, no -0" {
     explained_in "$SEE_TABLE"
     start_redis
     expect_like_redis '*3\r\n$6\r\nINCRBY\r\n$1\r\nn\r\n$2\r\n+1\r\n*3\r\n$6\r\nINCRBY\r\n$1\r\nn\r\n$2\r\n 1\r\n*3\r\n$6\r\nINCRBY\r\n$1\r\nn\r\n$3\r\n007\r\n*3\r\n$6\r\nINCRBY\r\n$1\r\nn\r\n$2\r\n-0\r\nINCRBY n 1.5\r\nINCRBY n 0\r\nSET s 007\r\nINCR s\r\nSET s -0\r\nDECR s\r\nSET s 9223372036854775808\r\nINCR s\r\nQUIT\r\n'
 }
 
+# bats test_tags=stage:2
 @test "table: INCRBY and DECRBY at the edges of 64 bits, and overflow" {
     explained_in "$SEE_TABLE"
     start_redis
     expect_like_redis 'SET n 9223372036854775806\r\nINCR n\r\nINCR n\r\nGET n\r\nSET n -9223372036854775807\r\nDECR n\r\nDECR n\r\nDECRBY n -9223372036854775808\r\nSET m 1\r\nINCRBY m 9223372036854775807\r\nDECRBY m 9223372036854775807\r\nDECRBY m -9223372036854775808\r\nINCRBY m -9223372036854775808\r\nQUIT\r\n'
 }
 
+# bats test_tags=stage:3
 @test "table: SET with EX, PX, NX and XX, good and bad combinations" {
     explained_in "$SEE_TABLE"
     start_redis
     expect_like_redis 'SET a 1 NX\r\nSET a 2 NX\r\nSET b 1 XX\r\nSET a 3 XX\r\nGET a\r\nSET a 1 NX XX\r\nSET a 1 EX 100 PX 100000\r\nSET a 1 EX\r\nSET a 1 EX 0\r\nSET a 1 EX -1\r\nSET a 1 PX 0\r\nSET a 1 EX abc\r\nSET a 1 EX 9223372036854775\r\nSET a 1 PX 9223372036854775807\r\nSET a 1 FOO\r\nSET a 1 ex 100 nx\r\nSET a 1 EX 100 EX 200\r\nSET a 1 NX NX\r\nSET a v xx EX 100000\r\nTTL a\r\nQUIT\r\n'
 }
 
+# bats test_tags=stage:3
 @test "table: INCR keeps a key's expiry; SET and MSET drop it" {
     explained_in "$SEE_TABLE"
     start_redis
     expect_like_redis 'SET n 1 EX 100000\r\nINCR n\r\nTTL n\r\nSET n 2\r\nTTL n\r\nSET m 1 EX 100000\r\nMSET m 2 x 3\r\nTTL m\r\nQUIT\r\n'
 }
 
+# bats test_tags=stage:3
 @test "table: EXPIRE, PEXPIRE, TTL, PTTL and PERSIST, and Redis's bounds on expiry times" {
     explained_in "$SEE_TABLE"
     start_redis
@@ -257,6 +277,7 @@ EOF
     expect_like_redis 'TTL a\r\nPTTL a\r\nEXPIRE a 100\r\nSET a 1\r\nTTL a\r\nEXPIRE a 100000\r\nTTL a\r\nPERSIST a\r\nPERSIST a\r\nTTL a\r\nEXPIRE a 9223372036854775\r\nPEXPIRE a 9223372036854775807\r\nEXPIRE missing 9223372036854775\r\nEXPIRE a abc\r\nPEXPIRE a 4611686018427387905\r\nPERSIST a\r\nEXPIRE a -1\r\nEXISTS a\r\nSET a 1\r\nPEXPIRE a 0\r\nGET a\r\nQUIT\r\n'
 }
 
+# bats test_tags=stage:3
 @test "table: an unknown EXPIRE option is quoted in the error, line ends at its end dropped" {
     explained_in "$SEE_TABLE"
     start_redis
@@ -264,18 +285,21 @@ EOF
     expect_like_redis 'SET a 1\r\nEXPIRE a 100 FOO\r\n*4\r\n$6\r\nEXPIRE\r\n$1\r\na\r\n$3\r\n100\r\n$5\r\nfoo\r\n\r\n*4\r\n$6\r\nEXPIRE\r\n$1\r\na\r\n$3\r\n100\r\n$6\r\nf\r\no\n\n\r\n*4\r\n$6\r\nEXPIRE\r\n$1\r\na\r\n$3\r\n100\r\n$2\r\n\r\n\r\nQUIT\r\n'
 }
 
+# bats test_tags=stage:2
 @test "table: DEL, EXISTS, MGET, MSET, TYPE and DBSIZE with several keys" {
     explained_in "$SEE_TABLE"
     start_redis
     expect_like_redis 'MSET a 1 b 2 c 3\r\nEXISTS a b x a\r\nMGET a x b c\r\nTYPE a\r\nTYPE x\r\nDBSIZE\r\nDEL a a x b\r\nDBSIZE\r\nFLUSHALL\r\nDBSIZE\r\nQUIT\r\n'
 }
 
+# bats test_tags=stage:2
 @test "table: PING, PING message, ECHO, SELECT 0 and 1, CONFIG GET, command names in any case" {
     explained_in "$SEE_TABLE"
     start_redis
     expect_like_redis 'PING\r\nping hello\r\nEcHo x\r\nSELECT 0\r\nSELECT 1\r\nSELECT abc\r\nCONFIG GET save\r\nconfig get appendonly\r\nCONFIG GET nosuchparameter\r\nQUIT\r\n'
 }
 
+# bats test_tags=stage:2
 @test "table: COMMAND and COMMAND DOCS answer with an array" {
     explained_in "$SEE_TABLE"
     run "$PYTHON3" - "$PORT" "$KV_ROOT/tests" <<'EOF'
@@ -293,6 +317,7 @@ EOF
     expect_output "$(printf '%s\n' '*' '*' '+PONG')"
 }
 
+# bats test_tags=stage:1
 @test "table: QUIT answers +OK and closes; nothing after it is run" {
     explained_in "$SEE_TABLE"
     start_redis
@@ -305,6 +330,7 @@ EOF
 # The first byte chooses the protocol
 # ---------------------------------------------------------------------------------------
 
+# bats test_tags=stage:1
 @test "first byte: * and a letter choose RESP" {
     explained_in "$SEE_FIRST"
     expect_raw '*1\r\n$4\r\nPING\r\nQUIT\r\n' '+PONG\r\n' '+OK\r\n' '(closed)'
@@ -312,6 +338,7 @@ EOF
     expect_raw 'ping\r\n*1\r\n$4\r\nQUIT\r\n' '+PONG\r\n' '+OK\r\n' '(closed)'
 }
 
+# bats test_tags=stage:1
 @test "first byte: 0x00 chooses KV/1" {
     explained_in "$SEE_FIRST"
     # SET k v, then GET k (types 2 and 1)
@@ -319,6 +346,7 @@ EOF
     expect_output "$(printf '%s\n' OK '"v"' '(closed)')"
 }
 
+# bats test_tags=stage:1
 @test "first byte: any other byte gets a KV/1 ERROR and a close" {
     explained_in "$SEE_FIRST"
     local byte
@@ -332,6 +360,7 @@ EOF
     expect_server_serves
 }
 
+# bats test_tags=stage:1
 @test "first byte: KV/1 and RESP share one key space, binary values included" {
     explained_in "$SEE_FIRST"
     # KV/1 SET "k\r\n" = "\x00v\r\n" ; read back over RESP
@@ -344,6 +373,7 @@ EOF
     expect_output "$(printf '%s\n' '"\xff\x00\n"' '(nil)' '(closed)')"
 }
 
+# bats test_tags=stage:3
 @test "first byte: an expiry set over RESP shows in KV/1's PTTL" {
     explained_in "$SEE_FIRST"
     expect_raw 'SET t v PX 100000\r\nQUIT\r\n' '+OK\r\n' '+OK\r\n' '(closed)'
@@ -356,6 +386,7 @@ EOF
 # Protocol errors: the replies owed, then -ERR Protocol error, then the close
 # ---------------------------------------------------------------------------------------
 
+# bats test_tags=stage:1
 @test "errors: an array length that is not a number" {
     explained_in "$SEE_ERRORS"
     start_redis
@@ -365,6 +396,7 @@ EOF
     done
 }
 
+# bats test_tags=stage:4
 @test "errors: a bulk length that is not a decimal from 0 to 33554432" {
     explained_in "$SEE_ERRORS"
     start_redis
@@ -374,12 +406,14 @@ EOF
     done
 }
 
+# bats test_tags=stage:1
 @test "errors: a bulk length of 33554432 is accepted: the server waits for its bytes" {
     explained_in "$SEE_ERRORS"
     start_redis
     expect_like_redis 'PING\r\n*2\r\n$4\r\nECHO\r\n$33554432\r\n'
 }
 
+# bats test_tags=stage:1
 @test "errors: an array element that is not a bulk string" {
     explained_in "$SEE_ERRORS"
     start_redis
@@ -387,6 +421,7 @@ EOF
     expect_like_redis 'PING\r\n*1\r\nx4\r\nPING\r\n'
 }
 
+# bats test_tags=stage:2
 @test "errors: every reply owed to earlier commands comes before the error" {
     explained_in "$SEE_ERRORS"
     start_redis
@@ -396,6 +431,7 @@ EOF
     expect_like_redis "$bytes*1\r\n\$x\r\n"
 }
 
+# bats test_tags=stage:4
 @test "errors: an array length above 1048576 (Redis 7 allows it; we do not)" {
     explained_in "$SEE_ERRORS"
     expect_protocol_error 'PING\r\n*1048577\r\n' '+PONG\r\n'
@@ -404,12 +440,14 @@ EOF
     expect_raw 'PING\r\n*1048576\r\n' '+PONG\r\n' '(open)'
 }
 
+# bats test_tags=stage:4
 @test "errors: a bulk not followed by CRLF (Redis 7 does not check)" {
     explained_in "$SEE_ERRORS"
     expect_protocol_error 'PING\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhixx*1\r\n$4\r\nPING\r\n' '+PONG\r\n'
     expect_protocol_error 'PING\r\n*1\r\n$4\r\nPING\n\r\n' '+PONG\r\n'
 }
 
+# bats test_tags=stage:4
 @test "errors: a header line not ended by CRLF" {
     explained_in "$SEE_ERRORS"
     expect_protocol_error 'PING\r\n*1\n$4\r\nPING\r\n' '+PONG\r\n'
@@ -417,6 +455,7 @@ EOF
     expect_protocol_error 'PING\r\n*1\r\n$4\rxPING\r\n' '+PONG\r\n'
 }
 
+# bats test_tags=stage:1
 @test "errors: after a protocol error the server keeps serving others and leaks nothing" {
     explained_in "$SEE_ERRORS"
     expect_protocol_error 'SET kept 1\r\n*1\r\n$-5\r\n' '+OK\r\n'
@@ -424,6 +463,7 @@ EOF
     expect_raw 'GET kept\r\nQUIT\r\n' '$1\r\n' '1\r\n' '+OK\r\n' '(closed)'
 }
 
+# bats test_tags=stage:4
 @test "errors: an inline POST or Host: line closes the connection without a reply" {
     explained_in "$SEE_ERRORS"
     start_redis
@@ -446,6 +486,7 @@ EOF
 # Real clients
 # ---------------------------------------------------------------------------------------
 
+# bats test_tags=stage:2
 @test "clients: redis-cli, one command per run" {
     explained_in "$SEE_CLIENTS"
     need_command redis-cli redis-tools
@@ -464,6 +505,7 @@ EOF
     [ "$ours" = "$redis" ] || fail "redis-cli's output, expected (Redis 7's):" "$redis" "got:" "$ours"
 }
 
+# bats test_tags=stage:3
 @test "clients: redis-cli reading commands from standard input" {
     explained_in "$SEE_CLIENTS"
     need_command redis-cli redis-tools
@@ -479,6 +521,7 @@ EOF
     [ "$ours" = "$redis" ] || fail "redis-cli's output, expected (Redis 7's):" "$redis" "got:" "$ours"
 }
 
+# bats test_tags=stage:2
 @test "clients: redis-cli at a terminal (it asks COMMAND DOCS first)" {
     explained_in "$SEE_CLIENTS"
     need_command redis-cli redis-tools
@@ -513,6 +556,7 @@ benchmark() {
         tr '\r' '\n' | grep 'requests per second' | sed 's/:.*//' | sed 's/^ *//'
 }
 
+# bats test_tags=stage:2
 @test "clients: redis-benchmark completes every test" {
     explained_in "$SEE_CLIENTS"
     need_command redis-benchmark redis-tools
@@ -525,6 +569,7 @@ benchmark() {
 
 }
 
+# bats test_tags=stage:2
 @test "clients: redis-benchmark completes every test, pipelining 16 commands" {
     explained_in "$SEE_CLIENTS"
     need_command redis-benchmark redis-tools
@@ -532,6 +577,7 @@ benchmark() {
     expect_output "$(printf '%s\n' PING_INLINE PING_MBULK SET GET INCR 'MSET (10 keys)')"
 }
 
+# bats test_tags=stage:3
 @test "clients: redis-py sets, gets, pipelines, and raises ResponseError for an error reply" {
     explained_in "$SEE_CLIENTS"
     "$PYTHON3" -c 'import redis' 2>/dev/null ||
