@@ -187,6 +187,25 @@ closed_within() {
     expect_server_recovers
 }
 
+# bats test_tags=stage:5
+@test "limits: under a tiny descriptor limit, every client admitted is served and the next one refused" {
+    explained_in "$SEE_RLIMIT"
+    local allowed
+    # ulimit -n 12: stdio, the listener and epoll take 5, so the server must admit at most 6
+    # clients and keep one descriptor for refusing the next. Admitting more leaves the extra
+    # clients waiting in the backlog with no answer at all.
+    KV_SERVER_FLAGS="--max-clients 10000" start_server 12
+    run --separate-stderr kvbench --idle 12 -c 1 -n 1 -t 3 -q --format csv
+    allowed=$(csv_field 17)
+    [[ $stderr == *'"max clients reached"'* ]] ||
+        fail "under ulimit -n 12, expected the client past what the server admits to get ERROR" \
+            "\"max clients reached\"; $allowed were answered, and kvbench said:" "$stderr" \
+            "the server said:" "$(server_log)"
+    grep -qw "$allowed" "$BATS_TEST_TMPDIR/server.err" ||
+        fail "$allowed clients were answered; expected the server's stderr to say that number;" \
+            "its stderr:" "$(server_log)"
+}
+
 # ---------------------------------------------------------------------------------------
 # Refusing past --max-clients
 # ---------------------------------------------------------------------------------------

@@ -100,6 +100,16 @@ expect_same_file() {
 # The server's life: start on a free port, stop with SIGTERM, demand exit status 0
 # ---------------------------------------------------------------------------------------
 
+# close_inherited_descriptors: closes every descriptor of this shell above 2. bats keeps a
+# few open for itself, and a server started from here would inherit them: harmless, except
+# that they count against a small descriptor limit (ulimit -n) the test sets.
+close_inherited_descriptors() {
+    local fd
+    for fd in $(ls "/proc/$BASHPID/fd"); do
+        [ "$fd" -le 2 ] || eval "exec $fd>&-"
+    done
+}
+
 # start_server [FD_LIMIT]: starts $KV_SERVER on a free port, optionally with a lower limit
 # on open file descriptors (ulimit -n), and sets PORT and SERVER_PID. Flags in
 # KV_SERVER_FLAGS (e.g. "--idle-timeout 1", from step 06) are passed after --port 0.
@@ -108,6 +118,7 @@ start_server() {
     # 3>&- : bats waits for fd 3 to close; a server holding it would hang the suite.
     (
         [ -z "$fd_limit" ] || ulimit -n "$fd_limit"
+        close_inherited_descriptors
         exec "$KV_SERVER" --port 0 ${KV_SERVER_FLAGS:-}
     ) >"$out" 2>"$BATS_TEST_TMPDIR/server.err" 3>&- &
     SERVER_PID=$!

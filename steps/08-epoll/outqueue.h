@@ -26,7 +26,7 @@
 #include <sys/types.h> /* ssize_t */
 
 #define OUT_BLOCK_SIZE (16 * 1024) /* a copied block's size, unless one append needs more */
-#define OUT_COPY_LIMIT 4096        /* values this long or longer are referenced, not copied */
+#define OUT_COPY_LIMIT OUT_BLOCK_SIZE /* values this long or longer are referenced, not copied */
 #define OUT_MAX_IOV 64             /* the most blocks one writev() takes */
 
 struct out_block {

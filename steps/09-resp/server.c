@@ -102,7 +102,7 @@
  *   READING  -- read; every reply written at once ------------------------> READING
  *   READING  -- read; replies the socket did not take, or requests held
  *               back by OUTPUT_LIMIT --------------------------------------> WRITING
- *   WRITING  -- POLLOUT; all written, nothing held back ------------------> READING
+ *   WRITING  -- EPOLLOUT; all written, nothing held back -----------------> READING
  *   READING, WRITING -- all written, the last reply an ERROR -------------> DRAINING
  *   READING, DRAINING -- EOF or error;  WRITING -- error -----------------> DONE
  *   any -- idle for T; DRAINING -- lingered 5 s (or T) --------------------> DONE
@@ -158,6 +158,7 @@
 #define DEFAULT_MAX_CLIENT_MEMORY (UINT64_C(1) << 30) /* --max-client-memory 1g */
 #define MAX_MEMORY_LIMIT (UINT64_C(1) << 60) /* a larger --max-client-memory means the same */
 #define REFUSED_LINGER_MAX 32          /* refused clients lingering at once; more: closed at once */
+#define MIN_SPARE_FDS 6 /* stdio, listener, epoll and one refused client: the least spare */
 #define RESERVED_FDS 64 /* stdio, listener, epoll, REFUSED_LINGER_MAX refused, a few spare */
 #define MAX_EVENTS 1024                /* the most events one epoll_pwait() returns */
 
@@ -263,7 +264,7 @@ static uint8_t read_scratch[READ_CHUNK];
 
 /*
  * True while we are out of file descriptors. A listener with clients in its backlog
- * stays readable, and a level-triggered poll() would wake us for it again and again
+ * stays readable, and level-triggered epoll would wake us for it again and again
  * while accept() keeps failing: a busy loop. So we stop watching it until a connection
  * closes and gives a descriptor back, or until accept_timer says a second has passed.
  */
@@ -823,10 +824,10 @@ static size_t answer_requests(struct conn *c, const uint8_t *data, size_t len)
 
 /*
  * After answer_requests(): the replies it queued are written at once: the socket
- * almost always has room, so waiting a round for POLLOUT would only add
- * a poll() per batch. Answering stops once OUTPUT_LIMIT bytes are owed. The requests held
- * back wait in the input buffer, and the connection stays WRITING so that the next round
- * answers them (POLLOUT comes at once while the socket has room). So one client gets one
+ * almost always has room, so waiting a round for EPOLLOUT would only add an
+ * epoll_pwait() per batch. Answering stops once OUTPUT_LIMIT bytes are owed. The requests
+ * held back wait in the input buffer, and the connection stays WRITING so that the next
+ * round answers them (EPOLLOUT comes at once while the socket has room). So one client gets one
  * batch and one write() per round, however deep its pipeline, and cannot starve others.
  */
 static void finish_answering(struct conn *c, bool answered)
@@ -1437,6 +1438,8 @@ static void fit_clients_to(rlim_t limit)
 {
     rlim_t spare = limit / 4 < RESERVED_FDS ? limit / 4 : RESERVED_FDS;
 
+    if (spare < MIN_SPARE_FDS)
+        spare = MIN_SPARE_FDS;
     max_clients = limit > spare + 1 ? (size_t)(limit - spare) : 1;
     fprintf(stderr, "server: descriptor limit %llu allows only %zu clients\n",
             (unsigned long long)limit, max_clients);
