@@ -240,7 +240,8 @@ static size_t refused_count; /* refused connections still lingering */
 
 /*
  * Bytes held for all clients: over every connection, in.len + out_pending(&out) (received
- * and not yet answered, plus replies not yet sent), as of each one's last count (held).
+ * and not yet answered, plus replies not yet sent, plus, from step 09, the argument arrays
+ * the RESP parser holds), as of each one's last count (held).
  * Kept within max_client_memory by enforce_memory_limit().
  */
 static size_t client_bytes;

@@ -339,7 +339,7 @@ bool store_ttl(struct store *store, const uint8_t *key, size_t key_len, int64_t 
 
     if (entry == NULL)
         return false;
-    /* A live key's deadline is after now, and at most now + 2^62: the difference fits. */
+    /* A live key's deadline is after now, and under now + 2^63: the difference fits. */
     *ttl_ms = heap_contains(&entry->expiry) ? (int64_t)(entry->expiry.key - store->now) : -1;
     return true;
 }

@@ -62,9 +62,10 @@ bool store_rehash(struct store *store, unsigned steps);
 void store_set_time(struct store *store, uint64_t now_ms);
 
 /*
- * Makes the key expire ttl_ms (at most STORE_MAX_TTL_MS) from now, replacing any earlier
- * expiry; a ttl of 0 deletes it at once. *found says whether the key exists (a missing key
- * is no failure). Returns 0, or -1 with errno ENOMEM (the key is left as it was).
+ * Makes the key expire ttl_ms from now (below 2^63: KV/1 caps it at STORE_MAX_TTL_MS, RESP
+ * at Redis's own bound), replacing any earlier expiry; a ttl of 0 deletes it at once. *found
+ * says whether the key exists (a missing key is no failure). Returns 0, or -1 with errno
+ * ENOMEM (the key is left as it was).
  */
 int store_expire(struct store *store, const uint8_t *key, size_t key_len, uint64_t ttl_ms,
                  bool *found);
