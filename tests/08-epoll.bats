@@ -234,6 +234,32 @@ expect_clients_answered() {
     expect_server_recovers
 }
 
+# bats test_tags=stage:5,slow
+@test "refuse: 40 silent clients past --max-clients are each refused, and the admitted one is still served" {
+    explained_in "$SEE_REFUSE"
+    local fd i
+    start_with --max-clients 1
+    open_clients 1
+    expect_clients_answered
+    # 40 connections that send nothing and never read: more than linger at once, so some are
+    # refused at once. Refusing one must not wait for it (it will never send a byte), and
+    # each lingering one holds a timer of its own.
+    for i in $(seq 40); do
+        exec {fd}<>"/dev/tcp/127.0.0.1/$PORT" || fail "could not open silent connection #$i"
+        CLIENT_FDS+=("$fd")
+    done
+    sleep 0.5
+    send_frame "${CLIENT_FDS[0]}" "$(get_frame missing)"
+    expect_reply "${CLIENT_FDS[0]}" 0001 00000000 ||
+        fail "after 40 silent clients were refused (--max-clients 1), the one admitted client" \
+            "should still be answered at once; it was not (see the reply above)" \
+            "the server said:" "$(server_log)"
+    for fd in "${CLIENT_FDS[@]:1}"; do
+        closed_within "$fd" 10 ||
+            fail "a silent client refused past --max-clients 1 was still open after 10 s"
+    done
+}
+
 # bats test_tags=stage:1
 @test "refuse: once a client leaves, a new one is accepted in its place" {
     explained_in "$SEE_REFUSE"
