@@ -334,8 +334,8 @@ section_proto() {
 # (its line "COUNT (PERCENT)  FILE:FUNCTION [BINARY]"; 0 if it never ran).
 inclusive() {
     callgrind_annotate --inclusive=yes --threshold=100 "$1" 2>/dev/null |
-        awk -v fn=":$2 [" 'index($0, fn) { gsub(/,/, "", $1); print $1; found = 1; exit }
-            END { if (!found) print 0 }'
+        awk -v fn=":$2 [" '!found && index($0, fn) { gsub(/,/, "", $1); n = $1; found = 1 }
+            END { print n + 0 }' # no exit: callgrind_annotate would die of SIGPIPE
 }
 
 # instr_run PROTOCOL OP: step 09 under callgrind; one line of instr.csv.
@@ -355,7 +355,7 @@ instr_run() {
     dump=$(ls "$WORK"/callgrind.out.*.1 2>/dev/null | head -n 1)
     [ -n "$dump" ] || { log "ERROR: callgrind wrote no dump"; return 1; }
     total=$(callgrind_annotate "$dump" 2>/dev/null |
-        awk '/PROGRAM TOTALS/ { gsub(/,/, "", $1); print $1; exit }')
+        awk '/PROGRAM TOTALS/ && !n { gsub(/,/, "", $1); n = $1 } END { print n + 0 }')
     command=$(inclusive "$dump" command_execute)
     if [ "$proto" = resp ]; then
         parse=$(inclusive "$dump" resp_parse)
