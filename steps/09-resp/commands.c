@@ -305,7 +305,7 @@ static int set_command(struct call *call)
         return r;
     if ((flags & SET_GET) && get_command(call) < 0)
         return -1;
-    found = exists(call, key);
+    found = (flags & (SET_NX | SET_XX)) && exists(call, key); /* a lookup only NX, XX need */
     if (((flags & SET_NX) && found) || ((flags & SET_XX) && !found))
         return flags & SET_GET ? 0 : call->reply->null(call->ctx);
     if ((flags & SET_KEEPTTL ? set_keeping_ttl(call, key, value->data, value->len)
