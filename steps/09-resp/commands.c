@@ -753,10 +753,11 @@ int command_execute(struct store *store, int argc, const struct arg *argv,
     struct call call = {store, argc, argv, ops, ctx, NULL};
     const struct command *cmd;
 
-    /* An HTTP request sent to us by a web page (cross-protocol scripting): hang up. */
-    if (arg_is(&argv[0], "post") || arg_is(&argv[0], "host:"))
-        return COMMAND_CLOSE_NOW;
     cmd = find_command(command_table, &argv[0]);
+    /* An HTTP request sent to us by a web page (cross-protocol scripting): hang up. Neither
+     * word is a command, so only an unknown command needs the test. */
+    if (cmd == NULL && (arg_is(&argv[0], "post") || arg_is(&argv[0], "host:")))
+        return COMMAND_CLOSE_NOW;
     if (cmd == NULL)
         return reply_unknown_command(&call) < 0 ? -1 : COMMAND_DONE;
     if (cmd->subcommands != NULL && argc >= 2) {
