@@ -13,8 +13,8 @@
 #   rb       redis-benchmark itself (the client Redis's own figures come from), tests ping,
 #            set, get, incr and mset in that order on one server, 50 connections, depth 1
 #            and 16, -r 1000 keys, -d 16-byte values, enough requests for about 5 s a
-#            test here (RESP_RB_REQUESTS_1, RESP_RB_REQUESTS_16; mset a quarter as many:
-#            each MSET sets 10 keys). rb-runs.csv, rb.csv.
+#            test here (RESP_RB_REQUESTS_1: 300,000; RESP_RB_REQUESTS_16: 3,000,000; mset a
+#            quarter as many: each MSET sets 10 keys). rb-runs.csv, rb.csv.
 #   kvbench  build/kvbench --protocol resp: GET (every key SET first, --preload) and SET,
 #            50 connections, depth 1 and 16, 1,000 keys, 16-byte values, -w 0.3 -d
 #            RESP_SECONDS (3). kvbench checks every reply. kvbench-runs.csv, kvbench.csv.
@@ -47,8 +47,8 @@ RUNS=${RESP_RUNS:-3}
 SECONDS_PER_RUN=${RESP_SECONDS:-3}
 WARMUP=${RESP_WARMUP:-0.3}
 RB_SCALE=${RESP_RB_SCALE:-1}
-RB_REQUESTS_1=$(awk -v s="$RB_SCALE" -v n="${RESP_RB_REQUESTS_1:-500000}" 'BEGIN { print int(n * s) }')
-RB_REQUESTS_16=$(awk -v s="$RB_SCALE" -v n="${RESP_RB_REQUESTS_16:-5000000}" 'BEGIN { print int(n * s) }')
+RB_REQUESTS_1=$(awk -v s="$RB_SCALE" -v n="${RESP_RB_REQUESTS_1:-300000}" 'BEGIN { print int(n * s) }')
+RB_REQUESTS_16=$(awk -v s="$RB_SCALE" -v n="${RESP_RB_REQUESTS_16:-3000000}" 'BEGIN { print int(n * s) }')
 INSTR_REQUESTS=${RESP_INSTR_REQUESTS:-100000}
 read -ra DEPTHS <<<"${RESP_DEPTHS:-1 16}"
 read -ra SERVERS <<<"${RESP_SERVERS:-step-09 redis}"
