@@ -5,6 +5,9 @@
 #   make bench-plots     docs/img/*.svg from the full run's CSV files (build/bench/full/)
 #   make bench-idle      idle connections: steps 07 and 08 and redis-server with 0, 1,000 and
 #                        10,000 of them open, their memory, 1 MiB GETs (bench/idle-conns.sh)
+#   make bench-resp      step 09's RESP against redis-server (redis-benchmark and kvbench),
+#                        RESP against KV/1 on step 09, instructions per request under
+#                        callgrind (bench/resp.sh)
 #   make bench-quick SERVER=path/to/server    the throughput matrix against your own server
 #
 # Results go to build/bench/quick/ and build/bench/full/ only. The programs the runs need
@@ -19,7 +22,7 @@ BENCH_HT_SRC := $(wildcard steps/05-*/hashtable.c steps/05-*/siphash.c)
 BENCH_PROGRAMS := build/rehash_latency build/rehash_latency-all-at-once \
                   build/bench/step-05-all-at-once build/svgplot
 
-.PHONY: bench bench-quick bench-plots bench-programs bench-idle
+.PHONY: bench bench-quick bench-plots bench-programs bench-idle bench-resp
 
 bench-programs: $(BENCH_PROGRAMS)
 
@@ -52,5 +55,8 @@ bench-plots: build/svgplot
 
 bench-idle: all build/svgplot
 	bash bench/idle-conns.sh
+
+bench-resp: all build/svgplot
+	bash bench/resp.sh
 
 endif

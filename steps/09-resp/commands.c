@@ -309,7 +309,7 @@ static int set_command(struct call *call)
         return r;
     if ((flags & SET_GET) && get_command(call) < 0)
         return -1;
-    found = exists(call, key);
+    found = (flags & (SET_NX | SET_XX)) && exists(call, key); /* a lookup only NX, XX need */
     if (((flags & SET_NX) && found) || ((flags & SET_XX) && !found))
         return flags & SET_GET ? 0 : call->reply->null(call->ctx);
     if ((flags & SET_KEEPTTL ? set_keeping_ttl(call, key, value->data, value->len)
@@ -757,10 +757,11 @@ int command_execute(struct store *store, int argc, const struct arg *argv,
     struct call call = {store, argc, argv, ops, ctx, NULL};
     const struct command *cmd;
 
-    /* An HTTP request sent to us by a web page (cross-protocol scripting): hang up. */
-    if (arg_is(&argv[0], "post") || arg_is(&argv[0], "host:"))
-        return COMMAND_CLOSE_NOW;
     cmd = find_command(command_table, &argv[0]);
+    /* An HTTP request sent to us by a web page (cross-protocol scripting): hang up. Neither
+     * word is a command, so only an unknown command needs the test. */
+    if (cmd == NULL && (arg_is(&argv[0], "post") || arg_is(&argv[0], "host:")))
+        return COMMAND_CLOSE_NOW;
     if (cmd == NULL)
         return reply_unknown_command(&call) < 0 ? -1 : COMMAND_DONE;
     if (cmd->subcommands != NULL && argc >= 2) {
