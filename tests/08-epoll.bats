@@ -49,19 +49,6 @@ csv_field() {
     tail -n 1 <<<"$output" | cut -d, -f"$1"
 }
 
-# not_for_memory_measures: skips a test that reads the server's resident memory where a
-# checker keeps freed memory for itself (valgrind, AddressSanitizer's quarantine).
-not_for_memory_measures() {
-    [ -z "${KV_UNDER_VALGRIND:-}" ] || skip "it measures memory, and memcheck keeps its own"
-    [[ ${KV_TEST_CFLAGS:-} != *sanitize=address* ]] ||
-        skip "it measures memory, and AddressSanitizer keeps freed memory in quarantine"
-}
-
-# server_hwm_kib: the server's peak resident memory so far, in KiB.
-server_hwm_kib() {
-    awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status"
-}
-
 # send_set_head FD KEY LEN: the start of a SET of KEY whose value is LEN bytes, no value yet.
 send_set_head() {
     send_frame "$1" "0002 $(u32_of ${#2}) $(hex_of "$2") $(u32_of "$3")"

@@ -54,6 +54,18 @@ diff_with_redis() {
             "$output"
 }
 
+# shown_sent BYTES: "sent: BYTES" for a failure message; past 200 characters only the
+# first 200 are shown, then the number of bytes in all: a 64 KiB request would flood it.
+shown_sent() {
+    local n
+    if [ "${#1}" -le 200 ]; then
+        printf 'sent: %s\n' "$1"
+        return
+    fi
+    n=$("$PYTHON3" -c 'import sys; print(len(sys.argv[1].encode("latin1").decode("unicode_escape")))' "$1")
+    printf 'sent: %s... (%s bytes in all)\n' "${1:0:200}" "$n"
+}
+
 # expect_like_redis BYTES: BYTES (Python escapes), sent on a new connection to our server
 # and to Redis, get the same bytes back, and the same ending: both close, or neither.
 expect_like_redis() {
@@ -61,7 +73,7 @@ expect_like_redis() {
     ours=$(resp_raw "$PORT" "$1")
     redis=$(resp_raw "$REDIS_PORT" "$1")
     [ "$ours" = "$redis" ] ||
-        fail "sent: $1" "expected (what Redis 7 answers, one line per CRLF):" "$redis" \
+        fail "$(shown_sent "$1")" "expected (what Redis 7 answers, one line per CRLF):" "$redis" \
             "got:" "$ours"
 }
 
@@ -72,7 +84,7 @@ expect_raw() {
     shift
     want=$(printf '%s\n' "$@")
     got=$(resp_raw "$PORT" "$bytes")
-    [ "$got" = "$want" ] || fail "sent: $bytes" "expected:" "$want" "got:" "$got"
+    [ "$got" = "$want" ] || fail "$(shown_sent "$bytes")" "expected:" "$want" "got:" "$got"
 }
 
 # expect_protocol_error BYTES OWED...: our server answers BYTES with the replies OWED to the
@@ -88,7 +100,7 @@ expect_protocol_error() {
     [ "$(printf '%s\n' "${lines[@]:0:n}")" = "$(printf '%s\n' "$@")" ] &&
         [[ ${lines[n]:-} == '-ERR Protocol error: '*'\r\n' ]] &&
         [ "${lines[n + 1]:-}" = "(closed)" ] && [ "${#lines[@]}" -eq $((n + 2)) ] ||
-        fail "sent: $bytes" "expected:" "$want" "got:" "$got"
+        fail "$(shown_sent "$bytes")" "expected:" "$want" "got:" "$got"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -326,6 +338,48 @@ EOF
     expect_output "$(printf '%s\n' '$1\r\n' '1\r\n' '+OK\r\n' '(closed)')"
 }
 
+# bats test_tags=stage:4
+@test "table: a connection idle after a 2,000-argument command holds nothing of it" {
+    not_for_memory_measures
+    explained_in "$SEE_TABLE"
+    local base rss
+    # 500 connections each send EXISTS with 2,000 keys, read the reply, and stay open and
+    # silent. The script prints the server's resident memory (KiB) before them (once one
+    # connection did the same and left) and with all 500 idle.
+    run "$PYTHON3" - "$PORT" "$SERVER_PID" <<'EOF'
+import socket, sys
+port, pid = int(sys.argv[1]), sys.argv[2]
+cmd = b"*2001\r\n$6\r\nEXISTS\r\n" + b"".join(b"$8\r\nkey:%04d\r\n" % i for i in range(2000))
+def rss():
+    for line in open("/proc/%s/status" % pid):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+def exists():
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(cmd)
+    got = b""
+    while not got.endswith(b"\r\n"):
+        b = s.recv(100)
+        if not b:
+            break
+        got += b
+    if got != b":0\r\n":
+        sys.exit("EXISTS with 2,000 missing keys: expected :0, got %r" % got)
+    return s
+exists().close()
+base = rss()
+idle = [exists() for _ in range(500)]
+print(base, rss())
+EOF
+    [ "$status" -eq 0 ] || fail "expected 500 connections each answered; got:" "$output"
+    read -r base rss <<<"$output"
+    [ $(((rss - base) / 500)) -lt 16 ] ||
+        fail "500 connections each sent EXISTS with 2,000 keys, read the reply, and went idle;" \
+            "expected the server's resident memory to grow by under 16 KiB a connection;" \
+            "got $((rss - base)) KiB in all, $(((rss - base) / 500)) KiB a connection:" \
+            "an idle connection should keep neither its input nor the parser's argument array"
+}
+
 # ---------------------------------------------------------------------------------------
 # The first byte chooses the protocol
 # ---------------------------------------------------------------------------------------
@@ -480,6 +534,89 @@ EOF
     exec {fd}>&-
     [ -z "$rest" ] || fail "after a Host: line, expected the close and nothing else; got:" "$rest"
     expect_server_recovers
+}
+
+# bats test_tags=stage:4
+@test "errors: a command's arguments count against --max-client-memory before it is whole" {
+    not_for_memory_measures
+    explained_in "$SEE_ERRORS"
+    local base peak want
+    stop_server
+    KV_SERVER_FLAGS="--max-client-memory 4m" start_server
+    expect_raw 'SET kept 1\r\nQUIT\r\n' '+OK\r\n' '+OK\r\n' '(closed)'
+    base=$(server_rss_kib)
+    # An array of 1,048,576 empty bulks, 6 MiB of them sent before the command is whole:
+    # the server's record of each argument costs more than its 6 bytes on the wire.
+    run "$PYTHON3" - "$PORT" <<'EOF'
+import select, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+got = b""
+def read_ready():
+    global got
+    while select.select([s], [], [], 0)[0]:
+        b = s.recv(4096)
+        if not b:
+            return False
+        got += b
+    return True
+try:
+    s.sendall(b"*1048576\r\n")
+    chunk = b"$0\r\n\r\n" * 8192
+    for _ in range(1048576 // 8192):
+        s.sendall(chunk)
+        # a pause to let the server read it all: sending more after it closes would
+        # reset the connection, and the reset can discard the error before it is read
+        select.select([s], [], [], 0.05)
+        if not read_ready():
+            break
+    s.settimeout(5)
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+        got += b
+    print(repr(got), "(closed)")
+except socket.timeout:
+    print(repr(got), "(open)")
+except OSError as e:
+    print(repr(got), "(%s)" % e.__class__.__name__)
+EOF
+    peak=$(server_hwm_kib)
+    [ $((peak - base)) -lt 8192 ] ||
+        fail "a client sent an array of 1,048,576 empty bulks (6 MiB) with --max-client-memory 4m;" \
+            "expected the server's peak resident memory to stay within 8 MiB of where it was" \
+            "before; got $(((peak - base) / 1024)) MiB above it: the parser's memory for each" \
+            "argument should count in the client's bytes"
+    want="b'-ERR client memory limit reached\\r\\n' (closed)"
+    [ "$output" = "$want" ] ||
+        fail "a client sent an array of 1,048,576 empty bulks (6 MiB) with --max-client-memory 4m;" \
+            "expected the error, then the close: $want" "got: $output"
+    expect_raw 'GET kept\r\nQUIT\r\n' '$1\r\n' '1\r\n' '+OK\r\n' '(closed)'
+}
+
+# bats test_tags=stage:4
+@test "errors: a declared array or bulk length reserves nothing until its bytes arrive" {
+    not_for_memory_measures
+    explained_in "$SEE_ERRORS"
+    local base_rss base_vm rss vm fd
+    CLIENT_FDS=()
+    expect_server_serves
+    base_rss=$(server_rss_kib) base_vm=$(server_vm_kib)
+    # 20 connections each announce 1,048,576 arguments, the first of 32 MiB, and stop.
+    open_clients 20
+    for fd in "${CLIENT_FDS[@]}"; do
+        printf '*1048576\r\n$33554432\r\n' >&"$fd"
+    done
+    sleep 0.5
+    expect_raw 'PING\r\nQUIT\r\n' '+PONG\r\n' '+OK\r\n' '(closed)'
+    rss=$(server_rss_kib) vm=$(server_vm_kib)
+    close_clients
+    [ $((rss - base_rss)) -lt 4096 ] && [ $((vm - base_vm)) -lt 16384 ] ||
+        fail "20 connections each declared an array of 1,048,576 and a bulk of 32 MiB, and" \
+            "sent nothing more; expected the server to grow by under 4 MiB resident and" \
+            "16 MiB reserved (virtual); got $(((rss - base_rss) / 1024)) MiB resident and" \
+            "$(((vm - base_vm) / 1024)) MiB reserved: memory should follow the bytes that" \
+            "arrived, not the lengths announced"
 }
 
 # ---------------------------------------------------------------------------------------

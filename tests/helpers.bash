@@ -291,6 +291,19 @@ server_vm_kib() {
     awk '/^VmSize:/ { print $2 }' "/proc/$SERVER_PID/status"
 }
 
+# not_for_memory_measures: skips a test that reads the server's resident memory where a
+# checker keeps freed memory for itself (valgrind, AddressSanitizer's quarantine).
+not_for_memory_measures() {
+    [ -z "${KV_UNDER_VALGRIND:-}" ] || skip "it measures memory, and memcheck keeps its own"
+    [[ ${KV_TEST_CFLAGS:-} != *sanitize=address* ]] ||
+        skip "it measures memory, and AddressSanitizer keeps freed memory in quarantine"
+}
+
+# server_hwm_kib: the server's peak resident memory so far, in KiB.
+server_hwm_kib() {
+    awk '/^VmHWM:/ { print $2 }' "/proc/$SERVER_PID/status"
+}
+
 # server_cpu_ticks: CPU time the server has used so far, user + system, in clock ticks
 # (fields 14 and 15 of /proc/PID/stat; the name in field 2 has no spaces here).
 server_cpu_ticks() {
