@@ -177,6 +177,29 @@ int resp_parse_integer(const uint8_t *text, size_t len, long long *value)
  * ------------------------------------------------------------------------------------ */
 
 /*
+ * A count or length in exactly text[0 .. len), no more than max: digits with no leading
+ * zero ("0" alone excepted). The same numbers resp_parse_integer() accepts, less the
+ * negative ones, in one loop with no overflow check: v stays at most max, far below
+ * LLONG_MAX / 10. Returns 0, or -1.
+ */
+static int parse_length(const uint8_t *text, size_t len, long long max, long long *value)
+{
+    long long v = 0;
+
+    if (len == 0 || (len > 1 && text[0] == '0'))
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return -1;
+        v = v * 10 + (text[i] - '0');
+        if (v > max)
+            return -1;
+    }
+    *value = v;
+    return 0;
+}
+
+/*
  * Finds the header line that starts at p->pos: *end is its \r. PARSE_REQUEST means found,
  * with the byte after \r present (it is checked later, so Redis's own errors come first).
  */
@@ -205,11 +228,16 @@ static enum parse_result array_header(struct resp_parser *p, const uint8_t *data
     enum parse_result r;
     long long n;
     size_t cr;
+    bool valid;
 
     r = header_line(p, data, len, "too big mbulk count string", &cr);
     if (r != PARSE_REQUEST)
         return r;
-    if (resp_parse_integer(data + 1, cr - 1, &n) < 0 || n > RESP_MAX_ARRAY_LEN)
+    if (data[1] == '-') /* a negative count is an empty command, as in Redis */
+        valid = resp_parse_integer(data + 1, cr - 1, &n) == 0;
+    else
+        valid = parse_length(data + 1, cr - 1, RESP_MAX_ARRAY_LEN, &n) == 0;
+    if (!valid)
         return refuse(p, "invalid multibulk length");
     if (data[cr + 1] != '\n')
         return refuse(p, "expected '\\r\\n' after the array length");
@@ -235,8 +263,7 @@ static enum parse_result bulk_header(struct resp_parser *p, const uint8_t *data,
         snprintf(what, sizeof what, "expected '$', got '%c'", got);
         return refuse(p, what);
     }
-    if (resp_parse_integer(data + p->pos + 1, cr - p->pos - 1, &n) < 0 || n < 0 ||
-        n > RESP_MAX_BULK_LEN)
+    if (parse_length(data + p->pos + 1, cr - p->pos - 1, RESP_MAX_BULK_LEN, &n) < 0)
         return refuse(p, "invalid bulk length");
     if (data[cr + 1] != '\n')
         return refuse(p, "expected '\\r\\n' after the bulk length");
