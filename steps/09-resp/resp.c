@@ -69,19 +69,22 @@ static enum parse_result refuse(struct resp_parser *p, const char *what)
  * The argument arrays: grown with the arguments that arrive, never with a declared count
  * ------------------------------------------------------------------------------------ */
 
+/* Room for n arguments: in few_spans and few_argv, or else in arrays twice as large. */
 static int reserve_args(struct resp_parser *p, size_t n)
 {
-    size_t cap = p->cap > 0 ? p->cap : 8;
+    size_t cap = p->cap > 0 ? p->cap : 2 * RESP_FEW_ARGS;
     struct resp_span *spans;
     struct arg *argv;
 
-    if (n <= p->cap)
+    if (n <= RESP_FEW_ARGS || n <= p->cap)
         return 0;
     while (cap < n)
         cap *= 2;
     spans = realloc(p->spans, cap * sizeof *spans);
     if (spans == NULL)
         return -1;
+    if (p->spans == NULL) /* the first allocation: the arguments so far move in */
+        memcpy(spans, p->few_spans, sizeof p->few_spans);
     p->spans = spans;
     argv = realloc(p->argv, cap * sizeof *argv);
     if (argv == NULL)
@@ -93,10 +96,13 @@ static int reserve_args(struct resp_parser *p, size_t n)
 
 static int add_arg(struct resp_parser *p, size_t start, size_t len)
 {
+    struct resp_span *spans;
+
     if (reserve_args(p, p->argc + 1) < 0)
         return -1;
-    p->spans[p->argc].start = start;
-    p->spans[p->argc].len = len;
+    spans = p->spans != NULL ? p->spans : p->few_spans;
+    spans[p->argc].start = start;
+    spans[p->argc].len = len;
     p->argc++;
     return 0;
 }
@@ -105,12 +111,15 @@ static int add_arg(struct resp_parser *p, size_t start, size_t len)
 static enum parse_result finish(struct resp_parser *p, const uint8_t *base, size_t frame_len,
                                 int *argc, const struct arg **argv, size_t *len_out)
 {
+    const struct resp_span *spans = p->spans != NULL ? p->spans : p->few_spans;
+    struct arg *args = p->argv != NULL ? p->argv : p->few_argv;
+
     for (size_t i = 0; i < p->argc; i++) {
-        p->argv[i].data = base + p->spans[i].start;
-        p->argv[i].len = p->spans[i].len;
+        args[i].data = base + spans[i].start;
+        args[i].len = spans[i].len;
     }
     *argc = (int)p->argc;
-    *argv = p->argv;
+    *argv = args;
     *len_out = frame_len;
     p->pos = p->scanned = 0;
     p->pending = 0;
