@@ -69,19 +69,22 @@ static enum parse_result refuse(struct resp_parser *p, const char *what)
  * The argument arrays: grown with the arguments that arrive, never with a declared count
  * ------------------------------------------------------------------------------------ */
 
+/* Room for n arguments: in few_spans and few_argv, or else in arrays twice as large. */
 static int reserve_args(struct resp_parser *p, size_t n)
 {
-    size_t cap = p->cap > 0 ? p->cap : 8;
+    size_t cap = p->cap > 0 ? p->cap : 2 * RESP_FEW_ARGS;
     struct resp_span *spans;
     struct arg *argv;
 
-    if (n <= p->cap)
+    if (n <= RESP_FEW_ARGS || n <= p->cap)
         return 0;
     while (cap < n)
         cap *= 2;
     spans = realloc(p->spans, cap * sizeof *spans);
     if (spans == NULL)
         return -1;
+    if (p->spans == NULL) /* the first allocation: the arguments so far move in */
+        memcpy(spans, p->few_spans, sizeof p->few_spans);
     p->spans = spans;
     argv = realloc(p->argv, cap * sizeof *argv);
     if (argv == NULL)
@@ -93,10 +96,13 @@ static int reserve_args(struct resp_parser *p, size_t n)
 
 static int add_arg(struct resp_parser *p, size_t start, size_t len)
 {
+    struct resp_span *spans;
+
     if (reserve_args(p, p->argc + 1) < 0)
         return -1;
-    p->spans[p->argc].start = start;
-    p->spans[p->argc].len = len;
+    spans = p->spans != NULL ? p->spans : p->few_spans;
+    spans[p->argc].start = start;
+    spans[p->argc].len = len;
     p->argc++;
     return 0;
 }
@@ -105,12 +111,15 @@ static int add_arg(struct resp_parser *p, size_t start, size_t len)
 static enum parse_result finish(struct resp_parser *p, const uint8_t *base, size_t frame_len,
                                 int *argc, const struct arg **argv, size_t *len_out)
 {
+    const struct resp_span *spans = p->spans != NULL ? p->spans : p->few_spans;
+    struct arg *args = p->argv != NULL ? p->argv : p->few_argv;
+
     for (size_t i = 0; i < p->argc; i++) {
-        p->argv[i].data = base + p->spans[i].start;
-        p->argv[i].len = p->spans[i].len;
+        args[i].data = base + spans[i].start;
+        args[i].len = spans[i].len;
     }
     *argc = (int)p->argc;
-    *argv = p->argv;
+    *argv = args;
     *len_out = frame_len;
     p->pos = p->scanned = 0;
     p->pending = 0;
@@ -177,6 +186,29 @@ int resp_parse_integer(const uint8_t *text, size_t len, long long *value)
  * ------------------------------------------------------------------------------------ */
 
 /*
+ * A count or length in exactly text[0 .. len), no more than max: digits with no leading
+ * zero ("0" alone excepted). The same numbers resp_parse_integer() accepts, less the
+ * negative ones, in one loop with no overflow check: v stays at most max, far below
+ * LLONG_MAX / 10. Returns 0, or -1.
+ */
+static int parse_length(const uint8_t *text, size_t len, long long max, long long *value)
+{
+    long long v = 0;
+
+    if (len == 0 || (len > 1 && text[0] == '0'))
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return -1;
+        v = v * 10 + (text[i] - '0');
+        if (v > max)
+            return -1;
+    }
+    *value = v;
+    return 0;
+}
+
+/*
  * Finds the header line that starts at p->pos: *end is its \r. PARSE_REQUEST means found,
  * with the byte after \r present (it is checked later, so Redis's own errors come first).
  */
@@ -205,11 +237,16 @@ static enum parse_result array_header(struct resp_parser *p, const uint8_t *data
     enum parse_result r;
     long long n;
     size_t cr;
+    bool valid;
 
     r = header_line(p, data, len, "too big mbulk count string", &cr);
     if (r != PARSE_REQUEST)
         return r;
-    if (resp_parse_integer(data + 1, cr - 1, &n) < 0 || n > RESP_MAX_ARRAY_LEN)
+    if (data[1] == '-') /* a negative count is an empty command, as in Redis */
+        valid = resp_parse_integer(data + 1, cr - 1, &n) == 0;
+    else
+        valid = parse_length(data + 1, cr - 1, RESP_MAX_ARRAY_LEN, &n) == 0;
+    if (!valid)
         return refuse(p, "invalid multibulk length");
     if (data[cr + 1] != '\n')
         return refuse(p, "expected '\\r\\n' after the array length");
@@ -235,8 +272,7 @@ static enum parse_result bulk_header(struct resp_parser *p, const uint8_t *data,
         snprintf(what, sizeof what, "expected '$', got '%c'", got);
         return refuse(p, what);
     }
-    if (resp_parse_integer(data + p->pos + 1, cr - p->pos - 1, &n) < 0 || n < 0 ||
-        n > RESP_MAX_BULK_LEN)
+    if (parse_length(data + p->pos + 1, cr - p->pos - 1, RESP_MAX_BULK_LEN, &n) < 0)
         return refuse(p, "invalid bulk length");
     if (data[cr + 1] != '\n')
         return refuse(p, "expected '\\r\\n' after the bulk length");

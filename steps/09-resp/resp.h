@@ -35,16 +35,24 @@ struct resp_span {
     size_t len;
 };
 
-/* A zeroed struct resp_parser is ready, and holds no memory. */
+/* The arguments a command can have without the parser allocating: GET, SET, DEL, INCR. */
+#define RESP_FEW_ARGS 4
+
+/*
+ * A zeroed struct resp_parser is ready, and holds no memory. Up to RESP_FEW_ARGS arguments
+ * live in few_spans and few_argv; spans and argv are allocated only for a longer command.
+ */
 struct resp_parser {
     size_t pos;         /* bytes of the command at the front parsed so far */
     size_t scanned;     /* bytes from pos already searched for a line's end */
     long long pending;  /* multibulk: arguments still to come; 0 before the header */
     long long bulk_len; /* the argument being received, or -1 before its header */
     size_t argc;
-    size_t cap;               /* room in spans and argv */
-    struct resp_span *spans;  /* the arguments received so far */
-    struct arg *argv;         /* filled when the command is whole */
+    size_t cap;               /* room in spans and argv, 0 until both are allocated */
+    struct resp_span *spans;  /* the arguments received so far, or NULL: few_spans */
+    struct arg *argv;         /* filled when the command is whole, or NULL: few_argv */
+    struct resp_span few_spans[RESP_FEW_ARGS];
+    struct arg few_argv[RESP_FEW_ARGS];
     uint8_t *words;           /* inline: the arguments, unquoted */
     size_t words_cap;         /* bytes allocated at words */
     char error[80];           /* why the stream was refused, for PARSE_INVALID */
