@@ -69,7 +69,7 @@
 #define MAX_ERROR_LINES 10     /* errors described one by one on stderr; the rest counted */
 #define PRELOAD_MAX_DEPTH 256  /* preload batches: up to this many requests ... */
 #define PRELOAD_BATCH_BYTES (1u << 20) /* ... and about this many bytes */
-#define IDLE_WINDOW 256        /* idle connections being opened at one time, at most */
+#define IDLE_WINDOW 100        /* idle connections being opened at one time, at most */
 #define IDLE_KEY "kvbench:idle" /* the key their one GET asks for: no run ever sets it */
 
 #define NS_PER_SEC UINT64_C(1000000000)
@@ -1651,9 +1651,10 @@ static void run(struct bench *b)
  * all stay open and say nothing until the run is over, when each is checked to be still
  * open.
  *
- * They are opened IDLE_WINDOW at a time. Thousands of connect() calls at once would
- * overflow the server's listen backlog, and a handshake the kernel drops there is
- * retried only a second later: opening would take seconds, and measure the backlog.
+ * They are opened IDLE_WINDOW at a time, fewer than the 128 handshakes every step's listen
+ * backlog holds. Thousands of connect() calls at once would overflow it, and a handshake
+ * the kernel drops there is retried only a second later: opening would take seconds, and
+ * measure the backlog.
  * With --idle-value, one at a time: the server then handles one value at a time, and
  * what it holds afterwards is what it keeps per connection, not the traces of a crowd.
  * Opening stops at the first connection that fails: the server is refusing them (or is
