@@ -34,6 +34,7 @@ teardown() {
     stop_server
     run "$KV_SERVER" --port "$free" --bogus
     expect_status 2
+    : >"$BATS_TEST_TMPDIR/server.out" # no earlier server's ready line to mistake for this one's
     "$KV_SERVER" --port "$free" >"$BATS_TEST_TMPDIR/server.out" 3>&- 2>/dev/null &
     SERVER_PID=$!
     for _ in $(seq 100); do

@@ -107,6 +107,7 @@ trickle() {
         start_with --idle-timeout "$value"
         stop_server
     done
+    : >"$BATS_TEST_TMPDIR/server.out" # no earlier server's ready line to mistake for this one's
     "$KV_SERVER" --idle-timeout 1 --port 0 >"$BATS_TEST_TMPDIR/server.out" 3>&- 2>/dev/null &
     SERVER_PID=$!
     for _ in $(seq 100); do

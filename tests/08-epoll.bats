@@ -84,6 +84,7 @@ closed_within() {
         start_with --max-client-memory "$value"
         stop_server
     done
+    : >"$BATS_TEST_TMPDIR/server.out" # no earlier server's ready line to mistake for this one's
     "$KV_SERVER" --max-client-memory 1m --max-clients 5 --port 0 \
         >"$BATS_TEST_TMPDIR/server.out" 2>"$BATS_TEST_TMPDIR/server.err" 3>&- &
     SERVER_PID=$!
@@ -181,6 +182,8 @@ closed_within() {
     # ulimit -n 12: stdio, the listener and epoll take 5, so the server must admit at most 6
     # clients and keep one descriptor for refusing the next. Admitting more leaves the extra
     # clients waiting in the backlog with no answer at all.
+    # Memcheck needs descriptors of its own, and does not start under a limit this small.
+    [ -z "${KV_UNDER_VALGRIND:-}" ] || skip "memcheck does not start under ulimit -n 12"
     KV_SERVER_FLAGS="--max-clients 10000" start_server 12
     run --separate-stderr kvbench --idle 12 -c 1 -n 1 -t 3 -q --format csv
     allowed=$(csv_field 17)

@@ -115,6 +115,10 @@ close_inherited_descriptors() {
 # KV_SERVER_FLAGS (e.g. "--idle-timeout 1", from step 06) are passed after --port 0.
 start_server() {
     local out=$BATS_TEST_TMPDIR/server.out line fd_limit=${1:-}
+    # Emptied here, not only by the redirection below, which the child makes in its own
+    # time: until then the loop below would read an earlier server's ready line.
+    : >"$out"
+    : >"$BATS_TEST_TMPDIR/server.err"
     # 3>&- : bats waits for fd 3 to close; a server holding it would hang the suite.
     (
         [ -z "$fd_limit" ] || ulimit -n "$fd_limit"
