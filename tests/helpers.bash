@@ -547,3 +547,26 @@ resp_raw() {
     shift 2
     "$PYTHON3" "$KV_ROOT/tests/resp_diff.py" raw --port "$port" "$@" -- "$bytes"
 }
+
+# shown_sent BYTES: "sent: BYTES" for a failure message; past 200 characters only the
+# first 200 are shown, then the number of bytes in all: a 64 KiB request would flood it.
+shown_sent() {
+    local n
+    if [ "${#1}" -le 200 ]; then
+        printf 'sent: %s\n' "$1"
+        return
+    fi
+    n=$("$PYTHON3" -c 'import sys; print(len(sys.argv[1].encode("latin1").decode("unicode_escape")))' "$1")
+    printf 'sent: %s... (%s bytes in all)\n' "${1:0:200}" "$n"
+}
+
+# expect_like_redis BYTES: BYTES (Python escapes), sent on a new connection to our server
+# and to Redis, get the same bytes back, and the same ending: both close, or neither.
+expect_like_redis() {
+    local ours redis
+    ours=$(resp_raw "$PORT" "$1")
+    redis=$(resp_raw "$REDIS_PORT" "$1")
+    [ "$ours" = "$redis" ] ||
+        fail "$(shown_sent "$1")" "expected (what Redis 7 answers, one line per CRLF):" "$redis" \
+            "got:" "$ours"
+}

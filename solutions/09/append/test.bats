@@ -13,17 +13,9 @@ teardown() {
     stop_server
 }
 
-# like_redis BYTES: our server and a real redis-server send back the same bytes.
-like_redis() {
-    local ours redis
-    ours=$(resp_raw "$PORT" "$1")
-    redis=$(resp_raw "$REDIS_PORT" "$1")
-    [ "$ours" = "$redis" ] || fail "sent: $1" "expected (Redis 7's):" "$redis" "got:" "$ours"
-}
-
 @test "APPEND answers as Redis 7 does: new lengths, binary bytes, a counter that grows" {
     start_redis
-    like_redis 'APPEND a hello\r\nAPPEND a " world"\r\nGET a\r\nAPPEND a ""\r\nAPPEND b "\\x00\\r\\n"\r\nGET b\r\nAPPEND n 1\r\nAPPEND n 2\r\nINCR n\r\nAPPEND\r\nAPPEND a\r\nQUIT\r\n'
+    expect_like_redis 'APPEND a hello\r\nAPPEND a " world"\r\nGET a\r\nAPPEND a ""\r\nAPPEND b "\\x00\\r\\n"\r\nGET b\r\nAPPEND n 1\r\nAPPEND n 2\r\nINCR n\r\nAPPEND\r\nAPPEND a\r\nQUIT\r\n'
 }
 
 @test "APPEND keeps the key's deadline" {

@@ -13,17 +13,9 @@ teardown() {
     stop_server
 }
 
-# like_redis BYTES: our server and a real redis-server send back the same bytes.
-like_redis() {
-    local ours redis
-    ours=$(resp_raw "$PORT" "$1")
-    redis=$(resp_raw "$REDIS_PORT" "$1")
-    [ "$ours" = "$redis" ] || fail "sent: $1" "expected (Redis 7's):" "$redis" "got:" "$ours"
-}
-
 @test "GETDEL answers as Redis 7 does: the value, then nil, and the key is gone" {
     start_redis
-    like_redis 'SET a 1 EX 100\r\nGETDEL a\r\nGETDEL a\r\nEXISTS a\r\nGETDEL missing\r\nGETDEL\r\nGETDEL a b\r\nQUIT\r\n'
+    expect_like_redis 'SET a 1 EX 100\r\nGETDEL a\r\nGETDEL a\r\nEXISTS a\r\nGETDEL missing\r\nGETDEL\r\nGETDEL a b\r\nQUIT\r\n'
 }
 
 @test "GETDEL of a 4 MiB value sends it whole, though the key is deleted at once" {

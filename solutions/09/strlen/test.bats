@@ -13,14 +13,6 @@ teardown() {
     stop_server
 }
 
-# like_redis BYTES: our server and a real redis-server send back the same bytes.
-like_redis() {
-    local ours redis
-    ours=$(resp_raw "$PORT" "$1")
-    redis=$(resp_raw "$REDIS_PORT" "$1")
-    [ "$ours" = "$redis" ] || fail "sent: $1" "expected (Redis 7's):" "$redis" "got:" "$ours"
-}
-
 @test "STRLEN counts bytes, binary ones too, and says 0 for a missing key" {
     run resp_raw "$PORT" '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\na\r\n\x00b\r\nSTRLEN k\r\nSTRLEN missing\r\nQUIT\r\n'
     expect_output "$(printf '%s\n' '+OK\r\n' ':5\r\n' ':0\r\n' '+OK\r\n' '(closed)')"
@@ -28,5 +20,5 @@ like_redis() {
 
 @test "STRLEN answers as Redis 7 does, wrong arity included" {
     start_redis
-    like_redis 'SET a hello\r\nSTRLEN a\r\nSTRLEN nothing\r\nSET e ""\r\nSTRLEN e\r\nstrlen a\r\nSTRLEN\r\nSTRLEN a b\r\nQUIT\r\n'
+    expect_like_redis 'SET a hello\r\nSTRLEN a\r\nSTRLEN nothing\r\nSET e ""\r\nSTRLEN e\r\nstrlen a\r\nSTRLEN\r\nSTRLEN a b\r\nQUIT\r\n'
 }
